@@ -1,0 +1,61 @@
+# maildns.audit: the two commands a newcomer needs, and the lab around them.
+#   make test         install everything (Debian packages, virtualenv) and run the whole suite
+#   make lab-up       bring up a lab fleet (LAB_HOSTS=N), inventory in .lab/inventory.ini
+#   make lab-down     take it down, leaving no namespace, link or process behind
+
+PYTHON    ?= python3
+VENV      ?= .venv
+LAB_HOSTS ?= 3
+PY        := $(VENV)/bin/python
+BIN       := $(abspath $(VENV)/bin)
+LINK      := .collections/ansible_collections/maildns/audit
+export PATH := $(BIN):$(PATH)
+
+.PHONY: test deps system-deps venv lint unit integration lab-up lab-down lab-status bench-lab clean
+
+test: deps lint
+	$(PY) -m pytest
+
+deps: system-deps venv $(LINK)
+
+system-deps:
+	./scripts/install-system-deps.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet '.[test]'
+	rm -rf build *.egg-info
+	touch $@
+
+# The checkout is the collection: ansible.cfg's collections_path and pytest's pythonpath both
+# point at .collections, where this link makes it ansible_collections/maildns/audit.
+$(LINK):
+	mkdir -p $(dir $(LINK))
+	ln -sfn ../../.. $(LINK)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+unit: deps
+	$(PY) -m pytest tests/unit
+
+integration: deps
+	$(PY) -m pytest tests/integration
+
+lab-up: deps
+	$(PY) -m tests.lab up --hosts $(LAB_HOSTS)
+
+lab-down: venv
+	$(PY) -m tests.lab down
+
+lab-status: venv
+	$(PY) -m tests.lab status
+
+bench-lab: deps
+	bench/lab_up.sh 10 50
+
+clean: lab-down
+	rm -rf $(VENV) .collections .lab .lab-* build *.egg-info

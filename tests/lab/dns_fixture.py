@@ -1,0 +1,348 @@
+"""DNS fixture servers: the lab's Internet, one small process per personality.
+
+Every personality answers from the same `ZoneData` and then behaves like a server a mail host
+meets in the wild:
+
+| personality  | behaves like                                                                 |
+|--------------|------------------------------------------------------------------------------|
+| authority    | the lab root and every lab zone, authoritative (AA); a real Unbound recurses  |
+|              | through it (it answers `. NS` with itself plus glue)                          |
+| resolver     | an honest recursive resolver (ISP or local): the same answers, RA set         |
+| public       | a public resolver Spamhaus refuses: 127.255.255.254 for its public mirrors    |
+| ratelimited  | a resolver over Spamhaus' volume limit (AdGuard-like): 127.255.255.255        |
+| blackhole    | never answers                                                                |
+| servfail     | SERVFAIL for everything                                                      |
+| refused      | REFUSED for everything                                                       |
+| nxrewrite    | rewrites NXDOMAIN to an address outside 127/8 (ISP "search help" / adblock)   |
+| listsworld   | a retired list that answers 127.0.0.2 for every name                         |
+| garbage      | answers with random bytes                                                    |
+| truncated    | answers with the first half of a valid answer (a cut-off message)            |
+
+Any personality takes a per-query delay (for benchmarks). UDP and TCP on the same port.
+
+Run one: `python -m tests.lab.dns_fixture --personality public --listen 10.231.53.54 --data .lab/dns.json`
+It prints `ready <address> <port>` once both sockets are bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import struct
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+from tests.lab.zone_data import ZoneData
+
+# What Spamhaus answers, on its public mirrors, to queries that come through a resolver it refuses
+# (DESIGN.md section 1). The TXT mirrors what its mirrors say, so a probe can show it to the admin.
+OPEN_RESOLVER_CODE = "127.255.255.254"
+OPEN_RESOLVER_TXT = "Error: open resolver; https://check.spamhaus.org/returnc/pub/{resolver}/"
+RATE_LIMITED_CODE = "127.255.255.255"
+RATE_LIMITED_TXT = "Error: excessive number of queries; https://check.spamhaus.org/returnc/vol/{resolver}/"
+# The zones the public mirrors serve: queries below them get the error code instead of the answer.
+SPAMHAUS_PUBLIC_MIRROR_ZONES = (
+    "zen.spamhaus.org",
+    "sbl.spamhaus.org",
+    "xbl.spamhaus.org",
+    "pbl.spamhaus.org",
+    "sbl-xbl.spamhaus.org",
+    "dbl.spamhaus.org",
+    "zrd.spamhaus.org",
+)
+# RFC 5737 TEST-NET-2: never routed, so a host that follows the rewritten answer goes nowhere.
+NXDOMAIN_REWRITE_ADDRESS = "198.51.100.80"
+LISTS_THE_WORLD_CODE = "127.0.0.2"
+
+PERSONALITIES = (
+    "authority",
+    "resolver",
+    "public",
+    "ratelimited",
+    "blackhole",
+    "servfail",
+    "refused",
+    "nxrewrite",
+    "listsworld",
+    "garbage",
+    "truncated",
+)
+
+
+@dataclass
+class FixtureResolver:
+    """Decides what one personality answers; pure (no sockets), so unit tests call it directly."""
+
+    personality: str
+    data: ZoneData
+    own_address: str = "127.0.0.1"
+    refused_zones: Iterable[str] = SPAMHAUS_PUBLIC_MIRROR_ZONES
+    _refused: tuple[dns.name.Name, ...] = field(init=False, default=())
+
+    def __post_init__(self) -> None:
+        if self.personality not in PERSONALITIES:
+            raise ValueError(f"unknown personality {self.personality!r}; one of {', '.join(PERSONALITIES)}")
+        self._refused = tuple(dns.name.from_text(zone) for zone in self.refused_zones)
+
+    def respond(self, wire: bytes) -> bytes | None:
+        """The reply to one query message (None: stay silent)."""
+        if self.personality == "blackhole":
+            return None
+        if self.personality == "garbage":
+            # Keep the query ID so that the client takes the noise as the reply to its question.
+            return wire[:2] + random.Random(wire).randbytes(46)
+        try:
+            query = dns.message.from_wire(wire)
+        except dns.exception.DNSException:
+            return _formerr(wire)
+        if not query.question:
+            response = dns.message.make_response(query)
+            response.set_rcode(dns.rcode.FORMERR)
+            return response.to_wire()
+        response = self._answer(query)
+        full = response.to_wire()
+        if self.personality == "truncated":
+            return full[: max(12, len(full) // 2)]
+        return full
+
+    def _answer(self, query: dns.message.Message) -> dns.message.Message:
+        response = dns.message.make_response(query)
+        question = query.question[0]
+        qname, rdtype = question.name, question.rdtype
+        if self.personality == "authority":
+            response.flags |= dns.flags.AA
+            response.flags &= ~dns.flags.RA
+        else:
+            response.flags |= dns.flags.RA
+        if self.personality == "servfail":
+            response.set_rcode(dns.rcode.SERVFAIL)
+            return response
+        if self.personality == "refused":
+            response.set_rcode(dns.rcode.REFUSED)
+            return response
+        if question.rdclass != dns.rdataclass.IN:
+            response.set_rcode(dns.rcode.REFUSED)
+            return response
+
+        lie = self._lie(qname, rdtype)
+        if lie is not None:
+            response.answer.append(lie)
+            return response
+        answer = self.data.lookup(qname, rdtype)
+        if answer.rcode == "NXDOMAIN" and self.personality == "nxrewrite" and rdtype == dns.rdatatype.A:
+            response.answer.append(_rrset(qname, "A", NXDOMAIN_REWRITE_ADDRESS))
+            return response
+        response.set_rcode(dns.rcode.from_text(answer.rcode))
+        response.answer.extend(answer.answer)
+        response.authority.extend(answer.authority)
+        response.additional.extend(answer.additional)
+        return response
+
+    def _lie(self, qname: dns.name.Name, rdtype: int) -> dns.rrset.RRset | None:
+        """The personality's own answer, where it replaces what the data says."""
+        if self.personality == "listsworld":
+            if rdtype == dns.rdatatype.A:
+                return _rrset(qname, "A", LISTS_THE_WORLD_CODE)
+            if rdtype == dns.rdatatype.TXT:
+                return _rrset(qname, "TXT", '"Listed: this list is retired and lists everything"')
+            return None
+        if self.personality in ("public", "ratelimited") and self._is_refused(qname):
+            code, txt = (
+                (OPEN_RESOLVER_CODE, OPEN_RESOLVER_TXT)
+                if self.personality == "public"
+                else (RATE_LIMITED_CODE, RATE_LIMITED_TXT)
+            )
+            if rdtype == dns.rdatatype.A:
+                return _rrset(qname, "A", code)
+            if rdtype == dns.rdatatype.TXT:
+                return _rrset(qname, "TXT", '"' + txt.format(resolver=self.own_address) + '"')
+        return None
+
+    def _is_refused(self, qname: dns.name.Name) -> bool:
+        return any(qname != zone and qname.is_subdomain(zone) for zone in self._refused)
+
+
+def _rrset(qname: dns.name.Name, rdtype: str, rdata: str) -> dns.rrset.RRset:
+    return dns.rrset.from_text(qname, 300, "IN", rdtype, rdata)
+
+
+def _formerr(wire: bytes) -> bytes | None:
+    """FORMERR with the query's ID, or silence when not even a header came."""
+    if len(wire) < 12:
+        return None
+    (query_id,) = struct.unpack("!H", wire[:2])
+    flags = dns.flags.QR | (dns.rcode.FORMERR & 0xF)
+    return struct.pack("!HHHHHH", query_id, flags, 0, 0, 0, 0)
+
+
+def _fit_udp(reply: bytes, query_wire: bytes) -> bytes:
+    """Apply the UDP size limit: an oversized reply goes out as header + question with TC set."""
+    try:
+        query = dns.message.from_wire(query_wire)
+        limit = max(512, query.payload) if query.edns >= 0 else 512
+    except dns.exception.DNSException:
+        return reply
+    if len(reply) <= limit:
+        return reply
+    try:
+        response = dns.message.from_wire(reply)
+    except dns.exception.DNSException:
+        return reply[:limit]
+    truncated = dns.message.make_response(query)
+    truncated.flags = response.flags | dns.flags.TC
+    truncated.set_rcode(response.rcode())
+    return truncated.to_wire()
+
+
+class FixtureServer:
+    """One personality on one address, UDP and TCP on the same port, with an optional delay."""
+
+    def __init__(self, resolver: FixtureResolver, address: str, port: int = 53, delay: float = 0.0):
+        self.resolver = resolver
+        self.address = address
+        self.port = port
+        self.delay = delay
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.base_events.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> int:
+        loop = asyncio.get_running_loop()
+        server = self
+
+        class _Udp(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                server._spawn(server._reply_udp(data, addr))
+
+        transport, _ = await loop.create_datagram_endpoint(_Udp, local_addr=(self.address, self.port))
+        self._udp = transport
+        self.port = transport.get_extra_info("sockname")[1]
+        self._tcp = await asyncio.start_server(self._serve_tcp, self.address, self.port)
+        return self.port
+
+    def _spawn(self, coroutine) -> None:  # type: ignore[no-untyped-def]
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reply(self, wire: bytes) -> bytes | None:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return self.resolver.respond(wire)
+
+    async def _reply_udp(self, data: bytes, addr: tuple[str, int]) -> None:
+        reply = await self._reply(data)
+        if reply is not None and self._udp is not None and not self._udp.is_closing():
+            self._udp.sendto(_fit_udp(reply, data), addr)
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                header = await reader.readexactly(2)
+                (length,) = struct.unpack("!H", header)
+                wire = await reader.readexactly(length)
+                reply = await self._reply(wire)
+                if reply is None:
+                    continue
+                writer.write(struct.pack("!H", len(reply)) + reply)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def stop(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp is not None:
+            self._tcp.close()
+            await self._tcp.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+
+
+class ThreadedFixture:
+    """A fixture server on its own event loop thread, for tests on loopback (no root needed)."""
+
+    def __init__(self, server: FixtureServer):
+        self.server = server
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> ThreadedFixture:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(timeout=10)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.server.address, self.server.port
+
+
+async def _serve_forever(servers: list[FixtureServer], announce: Callable[[str], None]) -> None:
+    for server in servers:
+        port = await server.start()
+        announce(f"ready {server.address} {port}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    for server in servers:
+        await server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Serve one DNS fixture personality.")
+    parser.add_argument("--personality", required=True, choices=PERSONALITIES)
+    parser.add_argument("--listen", action="append", required=True, help="address to bind (repeatable)")
+    parser.add_argument("--port", type=int, default=53)
+    parser.add_argument("--data", type=Path, required=True, help="zone data JSON written by the lab")
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="wait this long before each answer")
+    args = parser.parse_args(argv)
+    try:
+        data = ZoneData.load(args.data)
+    except (OSError, ValueError, dns.exception.DNSException) as error:
+        print(f"dns_fixture: cannot load {args.data}: {error}", file=sys.stderr)
+        return 2
+    servers = [
+        FixtureServer(FixtureResolver(args.personality, data, own_address=address), address,
+                      args.port, args.delay_ms / 1000)
+        for address in args.listen
+    ]
+
+    def announce(line: str) -> None:
+        print(line, flush=True)
+
+    try:
+        asyncio.run(_serve_forever(servers, announce))
+    except OSError as error:
+        print(f"dns_fixture: cannot listen: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
