@@ -38,6 +38,7 @@ $(LINK):
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 unit: deps
 	$(PY) -m pytest tests/unit

@@ -19,8 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     up = commands.add_parser("up", help="bring a fleet up (tearing down whatever was left)")
     up.add_argument("--hosts", type=int, default=3, help="number of hosts, cycling through the scenarios")
     up.add_argument("--fleet", type=Path, help="YAML file: hosts: [{name: mx01, scenario: healthy}, ...]")
-    up.add_argument("--host", action="append", default=[], metavar="NAME=SCENARIO",
-                    help="one host with a given scenario (repeatable; replaces --hosts)")
+    up.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        metavar="NAME=SCENARIO",
+        help="one host with a given scenario (repeatable; replaces --hosts)",
+    )
     commands.add_parser("down", help="stop every lab process, delete namespaces and links")
     commands.add_parser("status", help="list the hosts of the running lab")
     commands.add_parser("scenarios", help="list the scenario files")

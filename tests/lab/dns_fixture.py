@@ -105,7 +105,7 @@ class FixtureResolver:
             return None
         if self.personality == "garbage":
             # Keep the query ID so that the client takes the noise as the reply to its question.
-            return wire[:2] + random.Random(wire).randbytes(46)
+            return wire[:2] + random.Random(0x6D646C).randbytes(46)
         try:
             query = dns.message.from_wire(wire)
         except dns.exception.DNSException:
@@ -327,8 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dns_fixture: cannot load {args.data}: {error}", file=sys.stderr)
         return 2
     servers = [
-        FixtureServer(FixtureResolver(args.personality, data, own_address=address), address,
-                      args.port, args.delay_ms / 1000)
+        FixtureServer(
+            FixtureResolver(args.personality, data, own_address=address), address, args.port, args.delay_ms / 1000
+        )
         for address in args.listen
     ]
 

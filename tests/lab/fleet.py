@@ -20,6 +20,7 @@ ControlPersist masters that point into the lab, then deletes the namespaces and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -235,13 +236,21 @@ class Lab:
             address, address6 = self.network.host_addresses(index)
             identity = HostIdentity(name, index, address, address6)
             scenario_name = scenario if isinstance(scenario, str) else str(scenario.get("name", "inline"))
-            rendered.append(render_host(identity, scenario_name, load_scenario(scenario), base,
-                                        fixture_addresses, authority))
-            self.hosts.append(HostState(
-                name=name, scenario=scenario_name, address=address, address6=address6,
-                fqdn=identity.fqdn, netns=self.network.host_netns(name), veth=self.network.host_veth(index),
-                root=str(self.state_dir / "hosts" / name),
-            ))
+            rendered.append(
+                render_host(identity, scenario_name, load_scenario(scenario), base, fixture_addresses, authority)
+            )
+            self.hosts.append(
+                HostState(
+                    name=name,
+                    scenario=scenario_name,
+                    address=address,
+                    address6=address6,
+                    fqdn=identity.fqdn,
+                    netns=self.network.host_netns(name),
+                    veth=self.network.host_veth(index),
+                    root=str(self.state_dir / "hosts" / name),
+                )
+            )
         self.zone_file.write_text(lab_zone_data(base, rendered, authority).to_json())
 
         try:
@@ -296,25 +305,27 @@ class Lab:
         key = root / "ssh_host_ed25519_key"
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.fqdn, "-f", str(key)])
         (root / "sshd_config").write_text(
-            "\n".join([
-                f"ListenAddress {host.address}",
-                f"HostKey {key}",
-                "PidFile /run/sshd.pid",
-                f"AuthorizedKeysFile {self.ssh_dir / 'authorized_keys'}",
-                "PermitRootLogin prohibit-password",
-                "PubkeyAuthentication yes",
-                "PasswordAuthentication no",
-                "KbdInteractiveAuthentication no",
-                "UsePAM no",
-                "UseDNS no",
-                "StrictModes no",
-                "PrintMotd no",
-                "MaxStartups 200:30:400",
-                "MaxSessions 100",
-                "LogLevel ERROR",
-                "Subsystem sftp internal-sftp",
-                "",
-            ])
+            "\n".join(
+                [
+                    f"ListenAddress {host.address}",
+                    f"HostKey {key}",
+                    "PidFile /run/sshd.pid",
+                    f"AuthorizedKeysFile {self.ssh_dir / 'authorized_keys'}",
+                    "PermitRootLogin prohibit-password",
+                    "PubkeyAuthentication yes",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "UsePAM no",
+                    "UseDNS no",
+                    "StrictModes no",
+                    "PrintMotd no",
+                    "MaxStartups 200:30:400",
+                    "MaxSessions 100",
+                    "LogLevel ERROR",
+                    "Subsystem sftp internal-sftp",
+                    "",
+                ]
+            )
         )
         (root / "scenario.txt").write_text(f"{rendered.scenario}\n{rendered.description}\n")
 
@@ -322,7 +333,7 @@ class Lab:
     def _host_path(root: Path, path: str) -> Path:
         for prefix, directory in FILE_ROOTS.items():
             if path == prefix or path.startswith(prefix + "/"):
-                return root / directory / path[len(prefix) + 1:]
+                return root / directory / path[len(prefix) + 1 :]
         raise ScenarioError(f"cannot place {path}")
 
     def _build_network(self) -> None:
@@ -345,8 +356,11 @@ class Lab:
         run(["ip", "-batch", "-"], stdin="\n".join(batch) + "\n")
 
         def configure(netns: str, addresses: list[str]) -> None:
-            lines = ["link set lo up", *(f"addr add {a} dev eth0 nodad" if ":" in a else f"addr add {a} dev eth0"
-                                         for a in addresses), "link set eth0 up"]
+            lines = [
+                "link set lo up",
+                *(f"addr add {a} dev eth0 nodad" if ":" in a else f"addr add {a} dev eth0" for a in addresses),
+                "link set eth0 up",
+            ]
             run(["ip", "-n", netns, "-batch", "-"], stdin="\n".join(lines) + "\n")
 
         jobs = [(net.fixture_netns, [f"{fixture.address}/16" for fixture in self.fixtures])]
@@ -359,11 +373,27 @@ class Lab:
         started = []
         for fixture in self.fixtures:
             process = subprocess.Popen(
-                ["ip", "netns", "exec", self.network.fixture_netns, sys.executable, "-m",
-                 "tests.lab.dns_fixture", "--personality", fixture.personality, "--listen", fixture.address,
-                 "--data", str(self.zone_file)],
-                cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                start_new_session=True, text=True,
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    self.network.fixture_netns,
+                    sys.executable,
+                    "-m",
+                    "tests.lab.dns_fixture",
+                    "--personality",
+                    fixture.personality,
+                    "--listen",
+                    fixture.address,
+                    "--data",
+                    str(self.zone_file),
+                ],
+                cwd=REPO_ROOT,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                text=True,
             )
             fixture.pid = process.pid
             started.append((fixture, process))
@@ -374,8 +404,10 @@ class Lab:
             line = process.stdout.readline() if ready else ""
             process.stdout.close()
             if not line.startswith("ready"):
-                raise LabError(f"DNS fixture {fixture.personality} on {fixture.address} did not start; "
-                               f"see {self.state_dir / 'fixtures.log'}")
+                raise LabError(
+                    f"DNS fixture {fixture.personality} on {fixture.address} did not start; "
+                    f"see {self.state_dir / 'fixtures.log'}"
+                )
 
     def _start_sshd(self, host: HostState) -> None:
         root = Path(host.root)
@@ -390,9 +422,24 @@ class Lab:
         script.append(f"exec /usr/sbin/sshd -D -e -f {shlex.quote(str(root / 'sshd_config'))}")
         with (root / "sshd.log").open("a") as log:
             process = subprocess.Popen(
-                ["ip", "netns", "exec", host.netns, "unshare", "--mount", "--uts", "--propagation", "private",
-                 "/bin/sh", "-c", "\n".join(script)],
-                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    host.netns,
+                    "unshare",
+                    "--mount",
+                    "--uts",
+                    "--propagation",
+                    "private",
+                    "/bin/sh",
+                    "-c",
+                    "\n".join(script),
+                ],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         host.pid = process.pid
 
@@ -416,12 +463,16 @@ class Lab:
     def _write_inventory(self) -> None:
         key = self.ssh_dir / "id_ed25519"
         known_hosts = self.ssh_dir / "known_hosts"
-        known_hosts.write_text("".join(
-            f"{host.address} {(Path(host.root) / 'ssh_host_ed25519_key.pub').read_text().strip()}\n"
-            for host in self.hosts
-        ))
-        ssh_args = (f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes "
-                    f"-o ConnectTimeout=10 -o ServerAliveInterval=15")
+        known_hosts.write_text(
+            "".join(
+                f"{host.address} {(Path(host.root) / 'ssh_host_ed25519_key.pub').read_text().strip()}\n"
+                for host in self.hosts
+            )
+        )
+        ssh_args = (
+            f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes "
+            f"-o ConnectTimeout=10 -o ServerAliveInterval=15"
+        )
         lines = [
             "# Written by 'make lab-up' (tests/lab): the lab fleet, reached over SSH like a real one.",
             "# It is rewritten on every lab-up; 'make lab-down' takes the fleet away.",
@@ -519,10 +570,8 @@ def _control_masters(control_dir: Path) -> list[int]:
 def _terminate(pids: set[int], grace: float = 3.0) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
             _reap(pids)
@@ -534,10 +583,8 @@ def _terminate(pids: set[int], grace: float = 3.0) -> None:
 def _reap(pids: set[int]) -> None:
     """Collect our own children among them, so that they do not linger as zombies."""
     for pid in pids:
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
 
 
 def _alive(pid: int) -> bool:

@@ -168,8 +168,10 @@ def render_host(
     for path in files:
         if not any(path == root or path.startswith(root + "/") for root in FILE_ROOTS):
             raise ScenarioError(f"{where}: cannot place {path}; files go under {', '.join(FILE_ROOTS)}")
-    postconf = {k: "" if v is None else str(v) for k, v in _render(spec.get("postconf") or {}, context,
-                                                                   f"{where} postconf").items()}
+    postconf = {
+        k: "" if v is None else str(v)
+        for k, v in _render(spec.get("postconf") or {}, context, f"{where} postconf").items()
+    }
     identity_spec = _render(spec.get("identity") or {}, context, f"{where} identity")
     dns_spec = _render(spec.get("dns") or {}, context, f"{where} dns")
     return RenderedHost(
@@ -180,8 +182,9 @@ def render_host(
         postconf=postconf,
         postconf_services=list(_render(spec.get("postconf_services") or [], context, where)),
         dns_records=identity_records(identity, identity_spec) + list(dns_spec.get("records") or []),
-        dns_listed={zone: [str(entry) for entry in entries]
-                    for zone, entries in (dns_spec.get("listed") or {}).items()},
+        dns_listed={
+            zone: [str(entry) for entry in entries] for zone, entries in (dns_spec.get("listed") or {}).items()
+        },
     )
 
 

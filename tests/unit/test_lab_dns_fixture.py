@@ -116,11 +116,10 @@ def test_oversized_udp_answer_is_truncated_and_whole_over_tcp() -> None:
 
 
 def test_malformed_query_gets_formerr_with_its_id() -> None:
-    with serve("resolver") as fixture:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.settimeout(2)
-            sock.sendto(b"\x12\x34" + b"\x01\x00\x00\x01" + b"\xff" * 10, fixture.address)
-            reply = sock.recv(512)
+    with serve("resolver") as fixture, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(2)
+        sock.sendto(b"\x12\x34" + b"\x01\x00\x00\x01" + b"\xff" * 10, fixture.address)
+        reply = sock.recv(512)
     assert reply[:2] == b"\x12\x34"
     assert reply[3] & 0x0F == dns.rcode.FORMERR
 
@@ -139,6 +138,17 @@ def test_unknown_personality_is_refused_with_the_choices() -> None:
 
 
 def test_every_personality_is_covered_here() -> None:
-    covered = {"authority", "resolver", "public", "ratelimited", "blackhole", "servfail", "refused",
-               "nxrewrite", "listsworld", "garbage", "truncated"}
+    covered = {
+        "authority",
+        "resolver",
+        "public",
+        "ratelimited",
+        "blackhole",
+        "servfail",
+        "refused",
+        "nxrewrite",
+        "listsworld",
+        "garbage",
+        "truncated",
+    }
     assert set(PERSONALITIES) == covered

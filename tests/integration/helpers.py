@@ -1,0 +1,23 @@
+"""Helpers the integration tests share: running Ansible against a lab as a user would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT
+
+
+def ansible_adhoc(inventory: Path, module: str, args: str = "", pattern: str = "all") -> dict[str, dict]:
+    """Run `ansible PATTERN -m MODULE -a ARGS`; the result of each host, read from the tree callback."""
+    with tempfile.TemporaryDirectory() as tree:
+        result = subprocess.run(
+            ["ansible", "-i", str(inventory), pattern, "-m", module, "-a", args, "-t", tree],
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return {path.name: json.loads(path.read_text()) for path in Path(tree).iterdir()}
