@@ -39,6 +39,7 @@ $(LINK):
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ansible-lint
 
 unit: deps
 	$(PY) -m pytest tests/unit
@@ -56,7 +57,7 @@ lab-status: venv
 	$(PY) -m tests.lab status
 
 bench-lab: deps
-	bench/lab_up.sh 10 50
+	$(PY) bench/lab_up.py 10 50
 
 clean: lab-down
 	rm -rf $(VENV) .collections .lab .lab-* build *.egg-info
