@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.lab.fleet import Lab, LabNetwork, _netns_pids  # noqa: E402
+from tests.lab.fleet import Lab, _netns_pids  # noqa: E402
 
 STATE = REPO / ".lab-bench"
 NETWORK = ["--prefix", "mdbch", "--net", "10.234"]
@@ -60,7 +60,9 @@ def lab_up(count: int) -> tuple[float, float, float]:
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "tests.lab", "--state-dir", str(STATE), *NETWORK, "up", "--hosts", str(count)],
-        cwd=REPO, check=True, stdout=subprocess.DEVNULL,
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     elapsed = time.perf_counter() - started
     lab = Lab.load(STATE)
@@ -69,8 +71,12 @@ def lab_up(count: int) -> tuple[float, float, float]:
         for pid in _netns_pids(host.netns):
             host_rss, host_pss = memory_kib(pid)
             rss, pss = rss + host_rss, pss + host_pss
-    subprocess.run([sys.executable, "-m", "tests.lab", "--state-dir", str(STATE), *NETWORK, "down"],
-                   cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "tests.lab", "--state-dir", str(STATE), *NETWORK, "down"],
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return elapsed, rss / count / 1024, pss / count / 1024
 
 
@@ -80,14 +86,19 @@ def main() -> int:
         return 1
     counts = [int(arg) for arg in sys.argv[1:]] or [10, 50]
     print(f"cores: {os.cpu_count()}; {time.strftime('%Y-%m-%d')}")
-    print("| hosts | baseline: bare netns+veth (s) | lab up (s) | lab up / baseline | per host (s) "
-          "| RSS per host (MiB) | PSS per host (MiB) |")
+    print(
+        "| hosts | baseline: bare netns+veth (s) | lab up (s) | lab up / baseline | per host (s) "
+        "| RSS per host (MiB) | PSS per host (MiB) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for count in counts:
         floor = baseline(count)
         elapsed, rss, pss = lab_up(count)
-        print(f"| {count} | {floor:.3f} | {elapsed:.2f} | {elapsed / floor:.0f}x | {elapsed / count:.3f} "
-              f"| {rss:.1f} | {pss:.1f} |", flush=True)
+        print(
+            f"| {count} | {floor:.3f} | {elapsed:.2f} | {elapsed / floor:.0f}x | {elapsed / count:.3f} "
+            f"| {rss:.1f} | {pss:.1f} |",
+            flush=True,
+        )
     return 0
 
 
