@@ -1,0 +1,371 @@
+# Copyright: maildns.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The DNSBL catalog: what each list is, what its answers mean, whether it still works.
+
+Private to the collection. Runs on managed hosts: Python 3.8 syntax. The one place these facts
+live; docs/DNSBLS.md is generated from it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# Spamhaus' error answers (DESIGN.md section 1): never a listing.
+SPAMHAUS_ERRORS = {
+    "127.255.255.252": "typing error in the DNSBL name, or the wrong list for the query",
+    "127.255.255.254": "query through a public/open resolver: refused",
+    "127.255.255.255": "excessive number of queries: rate limited",
+}
+DQS_SUFFIX = "dq.spamhaus.net"
+
+
+@dataclass(frozen=True)
+class Dnsbl:
+    zone: str
+    operator: str
+    kind: str  # "ip" (client address) or "domain" (rhsbl)
+    codes: dict  # listing answer -> meaning
+    reply_filter: str  # the Postfix filter that admits the listing codes and nothing else
+    status: str = "active"  # active | needs_registration | retired
+    errors: dict = field(default_factory=dict)  # error answer -> meaning
+    ipv6: bool = False
+    lookup_url: str = ""
+    dqs_zone: str = ""  # the DQS equivalent, with <key> for the account key
+    history: str = ""  # why it is retired; "lists the world" when it answered every name
+
+    @property
+    def lists_the_world(self) -> bool:
+        return "lists the world" in self.history
+
+    @property
+    def test_points(self) -> dict:
+        """RFC 5782: names that must be listed and must not be, for this list's kind."""
+        if self.kind == "domain":
+            return {"listed": ["test"], "not_listed": ["invalid"]}
+        points = {"listed": ["127.0.0.2"], "not_listed": ["127.0.0.1"]}
+        if self.ipv6:
+            points["listed"].append("::ffff:7f00:2")
+            points["not_listed"].append("::ffff:7f00:1")
+        return points
+
+
+_ZEN_CODES = {
+    "127.0.0.2": "SBL: direct spam source",
+    "127.0.0.3": "SBL CSS: snowshoe spam",
+    "127.0.0.4": "XBL: exploited/infected host",
+    "127.0.0.5": "XBL",
+    "127.0.0.6": "XBL",
+    "127.0.0.7": "XBL",
+    "127.0.0.9": "SBL DROP: hijacked netblock",
+    "127.0.0.10": "PBL: dynamic/end-user range (ISP maintained)",
+    "127.0.0.11": "PBL: dynamic/end-user range (Spamhaus maintained)",
+}
+_SPAMHAUS_URL = "https://check.spamhaus.org/results/?query={query}"
+
+
+def _spamhaus(zone: str, codes: dict, reply_filter: str, kind: str = "ip") -> Dnsbl:
+    errors = dict(SPAMHAUS_ERRORS)
+    if kind == "domain":
+        errors["127.0.1.255"] = "an IP address was queried against a domain list"
+    return Dnsbl(
+        zone=zone,
+        operator="Spamhaus",
+        kind=kind,
+        codes=codes,
+        reply_filter=reply_filter,
+        errors=errors,
+        ipv6=(kind == "ip"),
+        lookup_url=_SPAMHAUS_URL,
+        dqs_zone="<key>." + zone.split(".")[0] + "." + DQS_SUFFIX,
+    )
+
+
+CATALOG = {
+    entry.zone: entry
+    for entry in (
+        _spamhaus("zen.spamhaus.org", _ZEN_CODES, "127.0.0.[2..11]"),
+        _spamhaus("sbl.spamhaus.org", {k: v for k, v in _ZEN_CODES.items() if v.startswith("SBL")}, "127.0.0.[2..3]"),
+        _spamhaus("xbl.spamhaus.org", {k: v for k, v in _ZEN_CODES.items() if v.startswith("XBL")}, "127.0.0.[4..7]"),
+        _spamhaus("pbl.spamhaus.org", {k: v for k, v in _ZEN_CODES.items() if v.startswith("PBL")}, "127.0.0.[10..11]"),
+        _spamhaus(
+            "sbl-xbl.spamhaus.org", {k: v for k, v in _ZEN_CODES.items() if v[:3] in ("SBL", "XBL")}, "127.0.0.[2..9]"
+        ),
+        _spamhaus(
+            "dbl.spamhaus.org",
+            {
+                "127.0.1.2": "spam domain",
+                "127.0.1.4": "phishing domain",
+                "127.0.1.5": "malware domain",
+                "127.0.1.6": "botnet C&C domain",
+                "127.0.1.102": "abused legit spam",
+                "127.0.1.103": "abused spammed redirector",
+                "127.0.1.104": "abused legit phish",
+                "127.0.1.105": "abused legit malware",
+                "127.0.1.106": "abused legit botnet C&C",
+            },
+            "127.0.1.[2..99]",
+            kind="domain",
+        ),
+        _spamhaus(
+            "zrd.spamhaus.org",
+            {"127.0.2.2": "domain first seen in the last 2 to 24 hours"},
+            "127.0.2.[2..24]",
+            kind="domain",
+        ),
+        Dnsbl(
+            "bl.spamcop.net",
+            "SpamCop (Cisco)",
+            "ip",
+            {"127.0.0.2": "reported spam source"},
+            "127.0.0.2",
+            lookup_url="https://www.spamcop.net/bl.shtml?{query}",
+        ),
+        Dnsbl(
+            "b.barracudacentral.org",
+            "Barracuda",
+            "ip",
+            {"127.0.0.2": "poor reputation"},
+            "127.0.0.2",
+            status="needs_registration",
+            lookup_url="https://www.barracudacentral.org/lookups/lookup-reputation",
+        ),
+        Dnsbl(
+            "psbl.surriel.com",
+            "PSBL",
+            "ip",
+            {"127.0.0.2": "spam trap hit"},
+            "127.0.0.2",
+            lookup_url="https://psbl.org/listing?ip={query}",
+        ),
+        Dnsbl(
+            "bl.mailspike.net",
+            "Mailspike",
+            "ip",
+            {
+                "127.0.0.2": "listed",
+                "127.0.0.10": "worst reputation",
+                "127.0.0.11": "very bad reputation",
+                "127.0.0.12": "bad reputation",
+                "127.0.0.13": "suspicious",
+                "127.0.0.14": "neutral-bad",
+            },
+            "127.0.0.[2..14]",
+            lookup_url="https://mailspike.org/iplookup.html",
+        ),
+        Dnsbl(
+            "ix.dnsbl.manitu.net",
+            "NiX Spam (heise)",
+            "ip",
+            {"127.0.0.2": "listed"},
+            "127.0.0.2",
+            lookup_url="https://www.nixspam.net/lookup.php?value={query}",
+        ),
+        Dnsbl(
+            "dnsbl-1.uceprotect.net",
+            "UCEPROTECT",
+            "ip",
+            {"127.0.0.2": "listed (level 1)"},
+            "127.0.0.2",
+            lookup_url="https://www.uceprotect.net/en/rblcheck.php?ipr={query}",
+        ),
+        Dnsbl(
+            "list.dnswl.org",
+            "dnswl.org",
+            "ip",
+            {
+                "127.0.[0..255].0": "trusted: none",
+                "127.0.[0..255].1": "trusted: low",
+                "127.0.[0..255].2": "trusted: medium",
+                "127.0.[0..255].3": "trusted: high",
+            },
+            "127.0.[0..255].[0..3]",
+            errors={"127.0.0.255": "too many queries: blocked"},
+            lookup_url="https://www.dnswl.org/s/?s={query}",
+        ),
+        Dnsbl(
+            "dnsbl.sorbs.net",
+            "SORBS (Proofpoint)",
+            "ip",
+            {"127.0.0.2": "listed"},
+            "127.0.0.[2..14]",
+            status="retired",
+            history="shut down in June 2024",
+        ),
+        Dnsbl(
+            "dnsbl.ahbl.org",
+            "AHBL",
+            "ip",
+            {"127.0.0.2": "listed"},
+            "127.0.0.2",
+            status="retired",
+            history="closed in 2015, then lists the world (127.0.0.2 for every address)",
+        ),
+        Dnsbl(
+            "rhsbl.ahbl.org",
+            "AHBL",
+            "domain",
+            {"127.0.0.2": "listed"},
+            "127.0.0.2",
+            status="retired",
+            history="closed in 2015, then lists the world (127.0.0.2 for every name)",
+        ),
+        Dnsbl(
+            "dnsbl.njabl.org",
+            "NJABL",
+            "ip",
+            {"127.0.0.2": "listed"},
+            "127.0.0.2",
+            status="retired",
+            history="closed in 2013",
+        ),
+        Dnsbl(
+            "cbl.abuseat.org",
+            "CBL (Spamhaus)",
+            "ip",
+            {"127.0.0.2": "listed"},
+            "127.0.0.2",
+            status="retired",
+            history="folded into Spamhaus XBL in 2021",
+        ),
+        Dnsbl(
+            "list.dsbl.org",
+            "DSBL",
+            "ip",
+            {"127.0.0.2": "listed"},
+            "127.0.0.2",
+            status="retired",
+            history="closed in 2009",
+        ),
+        Dnsbl(
+            "relays.ordb.org",
+            "ORDB",
+            "ip",
+            {"127.0.0.2": "listed"},
+            "127.0.0.2",
+            status="retired",
+            history="closed in 2006",
+        ),
+    )
+}
+
+
+def normalise_zone(zone: str) -> str:
+    return zone.strip().rstrip(".").lower()
+
+
+def is_dqs_zone(zone: str) -> bool:
+    return normalise_zone(zone).endswith("." + DQS_SUFFIX)
+
+
+def mask_dqs_key(zone: str) -> str:
+    """A DQS zone with the account key replaced: keys never reach facts, findings or logs."""
+    labels = normalise_zone(zone).split(".")
+    if is_dqs_zone(zone) and len(labels) > 4:
+        return "<DQS key>." + ".".join(labels[-4:])
+    return zone
+
+
+def lookup(zone: str) -> Dnsbl | None:
+    """The catalog entry of a zone; a DQS zone maps to the public list it mirrors."""
+    name = normalise_zone(zone)
+    if is_dqs_zone(name):
+        labels = name.split(".")
+        if len(labels) >= 4:
+            return CATALOG.get(labels[-4] + ".spamhaus.org")
+        return None
+    return CATALOG.get(name)
+
+
+def near_miss(zone: str) -> str | None:
+    """The catalog zone one or two typos away from an unknown zone name, if any."""
+    name = normalise_zone(zone)
+    if lookup(name) is not None:
+        return None
+    for known in CATALOG:
+        if _distance(name, known) <= 2:
+            return known
+        # Same list name under the operator's other TLD (zen.spamhaus.net for zen.spamhaus.org).
+        if name.rsplit(".", 1)[0] == known.rsplit(".", 1)[0]:
+            return known
+    return None
+
+
+def _distance(a: str, b: str) -> int:
+    if abs(len(a) - len(b)) > 2:
+        return 3
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
+        previous = current
+    return previous[-1]
+
+
+# -- Postfix reply filters ------------------------------------------------------------------------
+_OCTET = re.compile(r"^(?:\d{1,3}|\[[0-9.;]+\])$")
+
+
+def filter_matches(reply_filter: str, address: str) -> bool | None:
+    """Whether a Postfix DNSBL filter (`127.0.0.[2..11]`, `127.0.0.[2;3]`) admits an answer.
+
+    None when the filter cannot be parsed: the caller reports that rather than guessing.
+    """
+    parts = re.findall(r"\[[^\]]*\]|[^.\[\]]+", reply_filter.strip())
+    octets = address.split(".")
+    if len(parts) != 4 or len(octets) != 4:
+        return None
+    for part, octet in zip(parts, octets):
+        if not _OCTET.match(part):
+            return None
+        value = int(octet)
+        if part.startswith("["):
+            if not _octet_in(part[1:-1], value):
+                return False
+        elif int(part) != value:
+            return False
+    return True
+
+
+def _octet_in(spec: str, value: int) -> bool:
+    for item in spec.split(";"):
+        if ".." in item:
+            low, _, high = item.partition("..")
+            if low.isdigit() and high.isdigit() and int(low) <= value <= int(high):
+                return True
+        elif item.isdigit() and int(item) == value:
+            return True
+    return False
+
+
+def render_markdown() -> str:
+    lines = [
+        "# DNSBL catalog",
+        "",
+        "Generated from `plugins/module_utils/dnsbl_catalog.py` by `make docs`; do not edit by hand.",
+        "",
+        "| zone | operator | kind | status | Postfix filter | error answers | DQS zone | history |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for entry in CATALOG.values():
+        errors = ", ".join(sorted(entry.errors)) or "-"
+        lines.append(
+            f"| `{entry.zone}` | {entry.operator} | {entry.kind} | {entry.status} | "
+            f"`{entry.zone}={entry.reply_filter}` | {errors} | {entry.dqs_zone or '-'} | "
+            f"{entry.history or '-'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+_DQS_KEY = re.compile(r"\b[A-Za-z0-9]{8,}\.((?:[a-z0-9-]+\.)+" + re.escape(DQS_SUFFIX) + r")\b", re.IGNORECASE)
+_PLACEHOLDER = "your_DQS_key"
+
+
+def mask_secrets(text: str) -> str:
+    """Any text with DQS account keys replaced (config values, log lines, answers)."""
+    if not text or DQS_SUFFIX not in text.lower():
+        return text
+    return _DQS_KEY.sub(
+        lambda match: match.group(0) if match.group(0).startswith(_PLACEHOLDER) else "<DQS key>." + match.group(1), text
+    )

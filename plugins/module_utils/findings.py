@@ -1,0 +1,263 @@
+# Copyright: maildns.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The finding catalog: every finding the collection can report, in one place.
+
+Private to the collection. Runs on managed hosts: Python 3.8 syntax.
+
+An ID never changes meaning once released. `docs/FINDINGS.md` is generated from this module
+(`python -m tests.tools.render_docs`); a test fails when it is out of date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+@dataclass(frozen=True)
+class FindingKind:
+    id: str
+    severity: str
+    title: str
+    fix: str
+    area: str
+
+
+def _kinds(*kinds: FindingKind) -> dict:
+    return {kind.id: kind for kind in kinds}
+
+
+CATALOG = _kinds(
+    # -- the resolver path ---------------------------------------------------------------------
+    FindingKind(
+        "RESOLV_CONF_PUBLIC_NAMESERVER",
+        "critical",
+        "/etc/resolv.conf sends DNS queries to a public resolver that DNSBLs refuse",
+        "Run a local recursive resolver (role maildns.audit.local_resolver) and point resolv.conf at it; "
+        "a single public nameserver among local ones is enough to break mail.",
+        "resolver",
+    ),
+    FindingKind(
+        "RESOLV_CONF_UNKNOWN_PUBLIC_NAMESERVER",
+        "medium",
+        "/etc/resolv.conf uses a public address that is not a known public resolver",
+        "Check whose resolver it is; DNSBLs refuse shared resolvers without attributable reverse DNS. "
+        "A local recursive resolver (role maildns.audit.local_resolver) removes the doubt.",
+        "resolver",
+    ),
+    FindingKind(
+        "RESOLV_CONF_MISSING",
+        "medium",
+        "/etc/resolv.conf is missing or names no nameserver: glibc falls back to 127.0.0.1",
+        "Write an explicit resolv.conf pointing at a local recursive resolver (role maildns.audit.local_resolver).",
+        "resolver",
+    ),
+    FindingKind(
+        "LOOPBACK_NAMESERVER_NOTHING_LISTENS",
+        "high",
+        "resolv.conf names a loopback nameserver, but nothing on the host serves DNS there",
+        "Start the local resolver (role maildns.audit.local_resolver) or point resolv.conf at one that runs.",
+        "resolver",
+    ),
+    FindingKind(
+        "SYSTEMD_RESOLVED_PUBLIC_UPSTREAM",
+        "critical",
+        "systemd-resolved forwards to a public resolver that DNSBLs refuse",
+        "Set DNS= in /etc/systemd/resolved.conf(.d) to a local recursive resolver, or bypass the stub "
+        "(role maildns.audit.local_resolver); FallbackDNS= counts too.",
+        "resolver",
+    ),
+    FindingKind(
+        "LOCAL_RESOLVER_FORWARDS_PUBLIC",
+        "critical",
+        "The local resolver forwards to a public resolver: the path is still public",
+        "Remove the forward zone for '.' so that the local resolver recurses itself "
+        "(role maildns.audit.local_resolver).",
+        "resolver",
+    ),
+    FindingKind(
+        "POSTFIX_CHROOT_RESOLV_CONF_DRIFT",
+        "high",
+        "Postfix's chroot copy of resolv.conf differs from /etc/resolv.conf",
+        "Copy /etc/resolv.conf into <queue_directory>/etc/ (Debian: restart postfix, which copies it), "
+        "or run smtpd unchrooted; chrooted smtpd and postscreen resolve through the copy.",
+        "resolver",
+    ),
+    # -- Postfix DNSBL use -----------------------------------------------------------------------
+    FindingKind(
+        "DNSBL_NO_REPLY_FILTER",
+        "high",
+        "A DNSBL is used without a reply-code filter: its error answers count as listings",
+        "Add the list's filter (for example zen.spamhaus.org=127.0.0.[2..11]); role maildns.audit.dnsbl_policy "
+        "writes them from the catalog.",
+        "postfix",
+    ),
+    FindingKind(
+        "DNSBL_FILTER_ADMITS_ERROR_CODES",
+        "high",
+        "A DNSBL reply-code filter matches the list's error answers (127.255.255.x)",
+        "Narrow the filter to the listing codes (zen: 127.0.0.[2..11], DBL: 127.0.1.[2..99]).",
+        "postfix",
+    ),
+    FindingKind(
+        "DBL_WITHOUT_FILTER",
+        "high",
+        "Spamhaus DBL is used without its 127.0.1.[2..99] filter",
+        "Write dbl.spamhaus.org=127.0.1.[2..99]: 127.0.1.255 means an IP was queried against the DBL, "
+        "127.255.255.x are errors.",
+        "postfix",
+    ),
+    FindingKind(
+        "DNSBL_RETIRED",
+        "critical",
+        "A retired DNSBL is configured: it is dead or lists the whole Internet",
+        "Remove the list; role maildns.audit.dnsbl_policy offers active fallback lists.",
+        "postfix",
+    ),
+    FindingKind(
+        "DNSBL_MISSPELLED",
+        "high",
+        "A DNSBL zone name is not a known list but is one typo away from one",
+        "Correct the zone name; a misspelled Spamhaus zone answers 127.255.255.252 (wrong list) or nothing.",
+        "postfix",
+    ),
+    FindingKind(
+        "DNSBL_NEEDS_REGISTRATION",
+        "medium",
+        "A DNSBL that needs registration is used: unregistered queries are refused or answered wrongly",
+        "Register the querying IPs with the list's operator, or replace the list.",
+        "postfix",
+    ),
+    FindingKind(
+        "DQS_KEY_EXPOSED_IN_SMTP_REPLY",
+        "high",
+        "A Spamhaus DQS key can appear in SMTP reject replies",
+        "Hide the zone in replies with rbl_reply_maps (smtpd) and postscreen_dnsbl_reply_map (postscreen); "
+        "role maildns.audit.dnsbl_policy writes both.",
+        "postfix",
+    ),
+    FindingKind(
+        "DNSBL_SINGLE_LIST",
+        "low",
+        "A single DNSBL decides alone: when it fails or errs, nothing checks its answer",
+        "Add fallback lists with postscreen weights (role maildns.audit.dnsbl_policy).",
+        "postfix",
+    ),
+    FindingKind(
+        "POSTFIX_MASTER_OVERRIDES_DNSBL",
+        "medium",
+        "master.cf overrides main.cf's DNSBL settings for a service",
+        "Audit the -o overrides: the service does not use what main.cf says.",
+        "postfix",
+    ),
+    FindingKind(
+        "POSTFIX_CONFIG_UNREADABLE",
+        "high",
+        "Postfix's configuration could not be read: its DNSBL use is unknown",
+        "Fix the reason given (file missing, unreadable, malformed) or run the audit with become.",
+        "postfix",
+    ),
+    FindingKind(
+        "MAIL_REJECTED_BY_DNSBL_ERROR",
+        "critical",
+        "Mail was rejected because a DNSBL answered with an error code",
+        "Fix the resolver path first, then add reply-code filters; the log lines show whom it hit.",
+        "postfix",
+    ),
+    # -- SpamAssassin ----------------------------------------------------------------------------
+    FindingKind(
+        "SPAMASSASSIN_DNS_SERVER_PUBLIC",
+        "high",
+        "SpamAssassin's dns_server points at a public resolver that DNSBLs refuse",
+        "Remove dns_server (SpamAssassin then uses resolv.conf) or point it at a local recursive resolver.",
+        "spamassassin",
+    ),
+    FindingKind(
+        "SPAMASSASSIN_DQS_PLACEHOLDER",
+        "high",
+        "The Spamhaus DQS rules still hold the your_DQS_key placeholder",
+        "Put the DQS key in place of your_DQS_key (role maildns.audit.dnsbl_policy, variable maildns_dqs_key).",
+        "spamassassin",
+    ),
+    FindingKind(
+        "SPAMASSASSIN_DNSBL_BLOCKED",
+        "high",
+        "SpamAssassin stopped querying a DNSBL after it answered 'blocked'",
+        "Fix the resolver path, then delete the dnsblock_* files so that SpamAssassin queries the list again.",
+        "spamassassin",
+    ),
+    FindingKind(
+        "SPAMASSASSIN_RULES_IGNORE_BLOCKED_ANSWERS",
+        "low",
+        "SpamAssassin's rules predate the *_BLOCKED rules: DNSBL error answers go unnoticed",
+        "Upgrade to SpamAssassin 4 or run sa-update.",
+        "spamassassin",
+    ),
+    FindingKind(
+        "SPAMASSASSIN_DNS_DISABLED",
+        "info",
+        "SpamAssassin does no DNSBL checks (dns_available no or skip_rbl_checks 1)",
+        "Intended on a host without DNS; otherwise remove the setting.",
+        "spamassassin",
+    ),
+    FindingKind(
+        "SPAMASSASSIN_CONFIG_UNREADABLE",
+        "medium",
+        "SpamAssassin's configuration could not be read completely",
+        "Fix the reason given (file unreadable, include cycle, binary or oversized file).",
+        "spamassassin",
+    ),
+)
+
+
+@dataclass
+class Finding:
+    """One finding on one host: the catalog entry plus the evidence that triggered it."""
+
+    id: str
+    evidence: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.id not in CATALOG:
+            raise KeyError(f"finding {self.id} is not in the catalog")
+
+    def as_dict(self) -> dict:
+        kind = CATALOG[self.id]
+        return {
+            "id": kind.id,
+            "severity": kind.severity,
+            "title": kind.title,
+            "fix": kind.fix,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass
+class Check:
+    """Whether a check ran: ok, or unknown with the reason. Never a silent pass."""
+
+    name: str
+    status: str  # "ok" or "unknown"
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "status": self.status, "reason": self.reason}
+
+
+def render_markdown() -> str:
+    """docs/FINDINGS.md."""
+    lines = [
+        "# Findings",
+        "",
+        "Generated from `plugins/module_utils/findings.py` by `make docs`; do not edit by hand.",
+        "An ID never changes meaning once released.",
+        "",
+    ]
+    for area in ("resolver", "postfix", "spamassassin"):
+        lines += [f"## {area}", "", "| ID | severity | finding | fix |", "|---|---|---|---|"]
+        for kind in CATALOG.values():
+            if kind.area == area:
+                lines.append(f"| `{kind.id}` | {kind.severity} | {kind.title} | {kind.fix} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,482 @@
+# Copyright: maildns.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The resolver path of a host: where its DNS queries (and so its DNSBL queries) really go.
+
+Private to the collection. Runs on managed hosts: Python 3.8 syntax.
+
+read -> model: `read_resolver_path(files)` reads resolv.conf, finds what serves a loopback
+nameserver (systemd-resolved, Unbound, BIND, dnsmasq, pdns-recursor: by listening socket and by
+configuration), follows that resolver's forwarders, and compares Postfix's chroot copy.
+judge: `judge_resolver_path(path)` turns the model into findings.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import asdict, dataclass, field
+
+from ansible_collections.maildns.audit.plugins.module_utils.files import HostFiles
+from ansible_collections.maildns.audit.plugins.module_utils.findings import Check, Finding
+from ansible_collections.maildns.audit.plugins.module_utils.public_resolvers import (
+    LOOPBACK,
+    PUBLIC_KNOWN,
+    PUBLIC_UNKNOWN,
+    classify_address,
+)
+
+GLIBC_MAXNS = 3  # glibc uses the first three nameserver lines and ignores the rest
+RESOLVED_STUB = "127.0.0.53"
+
+
+@dataclass
+class Nameserver:
+    address: str
+    line: int
+    address_class: str = ""
+    provider: str | None = None
+    used: bool = True  # False past glibc's third nameserver
+
+    def __post_init__(self) -> None:
+        self.address_class, self.provider = classify_address(self.address)
+
+
+@dataclass
+class ResolvConf:
+    path: str
+    exists: bool
+    nameservers: list = field(default_factory=list)
+    search: list = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+    problem: str = ""
+
+    @property
+    def effective_nameservers(self) -> list:
+        used = [ns for ns in self.nameservers if ns.used]
+        return used or [Nameserver("127.0.0.1", 0)]  # glibc's default without a nameserver line
+
+
+def parse_resolv_conf(text: str, path: str = "/etc/resolv.conf") -> ResolvConf:
+    conf = ResolvConf(path=path, exists=True)
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].split(";", 1)[0].strip()
+        if not line:
+            continue
+        keyword, _, rest = line.partition(" ")
+        keyword = keyword.strip().lower()
+        values = rest.split()
+        if keyword == "nameserver" and values:
+            conf.nameservers.append(Nameserver(values[0], number))
+        elif keyword in ("search", "domain"):
+            conf.search = values  # the last search/domain line wins
+        elif keyword == "options":
+            for option in values:
+                name, _, value = option.partition(":")
+                conf.options[name] = int(value) if value.isdigit() else (value or True)
+    for extra in conf.nameservers[GLIBC_MAXNS:]:
+        extra.used = False
+    return conf
+
+
+def read_resolv_conf(files: HostFiles, path: str = "/etc/resolv.conf") -> ResolvConf:
+    text, problem = files.read_config(path)
+    if problem is not None:
+        return ResolvConf(
+            path=path, exists=problem.kind != "missing", problem="" if problem.kind == "missing" else problem.reason
+        )
+    return parse_resolv_conf(text or "", path)
+
+
+# -- what serves a loopback nameserver ----------------------------------------------------------------
+
+
+@dataclass
+class LocalResolver:
+    """A resolver running on the host, and where it sends what it does not answer itself."""
+
+    software: str  # systemd-resolved | unbound | bind | dnsmasq | pdns-recursor
+    config_files: list = field(default_factory=list)
+    forwarders: list = field(default_factory=list)  # [{address, source, line, class, provider, role}]
+    listening: list = field(default_factory=list)  # loopback addresses seen listening on port 53
+    running: bool | None = None  # None: could not tell (no /proc access)
+
+
+def _forwarder(address: str, source: str, line: int, role: str = "forward") -> dict:
+    address = address.split("@", 1)[0].split("#", 1)[0].strip().strip("[]")
+    address_class, provider = classify_address(address)
+    return {
+        "address": address,
+        "source": source,
+        "line": line,
+        "class": address_class,
+        "provider": provider,
+        "role": role,
+    }
+
+
+def _config_lines(files: HostFiles, patterns: list) -> list:
+    """(path, line number, stripped line) of every readable file matching the host path patterns."""
+    found = []
+    for pattern in patterns:
+        for real in sorted(glob.glob(files.path(pattern))):
+            shown = "/" + os.path.relpath(real, files.path("/")) if files.root not in ("", "/") else real
+            text, problem = files.read_config(shown)
+            if problem is None and text is not None:
+                for number, raw in enumerate(text.splitlines(), 1):
+                    found.append((shown, number, raw.strip()))
+    return found
+
+
+def systemd_resolved(files: HostFiles) -> LocalResolver | None:
+    patterns = [
+        "/etc/systemd/resolved.conf",
+        "/etc/systemd/resolved.conf.d/*.conf",
+        "/run/systemd/resolved.conf.d/*.conf",
+        "/usr/lib/systemd/resolved.conf.d/*.conf",
+    ]
+    lines = _config_lines(files, patterns)
+    runtime = "/run/systemd/resolve/resolv.conf"
+    if not lines and not files.exists(runtime):
+        return None
+    resolver = LocalResolver("systemd-resolved", sorted({path for path, _, _ in lines}))
+    for path, number, line in lines:
+        match = re.match(r"^(DNS|FallbackDNS)\s*=\s*(.*)$", line)
+        if match:
+            role = "fallback" if match.group(1) == "FallbackDNS" else "forward"
+            for address in match.group(2).split():
+                resolver.forwarders.append(_forwarder(address, path, number, role))
+    # What resolved really uses, per-link (DHCP) servers included.
+    text, problem = files.read_config(runtime)
+    if problem is None and text:
+        for nameserver in parse_resolv_conf(text, runtime).nameservers:
+            resolver.forwarders.append(_forwarder(nameserver.address, runtime, nameserver.line, "runtime"))
+    return resolver
+
+
+def unbound(files: HostFiles) -> LocalResolver | None:
+    lines = _config_lines(
+        files, ["/etc/unbound/unbound.conf", "/etc/unbound/unbound.conf.d/*.conf", "/etc/unbound/conf.d/*.conf"]
+    )
+    if not lines:
+        return None
+    resolver = LocalResolver("unbound", sorted({path for path, _, _ in lines}))
+    in_forward_zone, zone_name = False, None
+    for path, number, line in lines:
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if re.match(r"^[a-z-]+:$", line):
+            in_forward_zone, zone_name = line == "forward-zone:", None
+            continue
+        key, _, value = line.partition(":")
+        value = value.strip().strip('"')
+        if key.strip() == "server" and not value:
+            in_forward_zone = False
+        if not in_forward_zone:
+            continue
+        if key.strip() == "name":
+            zone_name = value.rstrip(".") or "."
+        elif key.strip() == "forward-addr" and zone_name in (".", ""):
+            resolver.forwarders.append(_forwarder(value, path, number))
+    return resolver
+
+
+def bind(files: HostFiles) -> LocalResolver | None:
+    lines = _config_lines(files, ["/etc/bind/named.conf", "/etc/bind/named.conf.options", "/etc/named.conf"])
+    if not lines:
+        return None
+    resolver = LocalResolver("bind", sorted({path for path, _, _ in lines}))
+    text_by_file: dict = {}
+    for path, number, line in lines:
+        text_by_file.setdefault(path, []).append((number, line.split("//", 1)[0]))
+    for path, numbered in text_by_file.items():
+        inside = False
+        for number, line in numbered:
+            if re.search(r"\bforwarders\s*\{", line):
+                inside = True
+                line = line.split("{", 1)[1]
+            if inside:
+                body = line.split("}", 1)[0]
+                for address in re.findall(r"[0-9a-fA-F:.]+(?=\s*(?:port\s+\d+\s*)?;)", body):
+                    resolver.forwarders.append(_forwarder(address, path, number))
+                if "}" in line:
+                    inside = False
+    return resolver
+
+
+def dnsmasq(files: HostFiles, resolv_conf: ResolvConf) -> LocalResolver | None:
+    lines = _config_lines(files, ["/etc/dnsmasq.conf", "/etc/dnsmasq.d/*"])
+    if not lines:
+        return None
+    resolver = LocalResolver("dnsmasq", sorted({path for path, _, _ in lines}))
+    no_resolv = False
+    for path, number, line in lines:
+        line = line.split("#", 1)[0].strip()
+        if line == "no-resolv":
+            no_resolv = True
+        match = re.match(r"^server=(.*)$", line)
+        if match and "/" not in match.group(1):  # server=/domain/addr is a per-domain forward
+            resolver.forwarders.append(_forwarder(match.group(1), path, number))
+    if not no_resolv:
+        # Without no-resolv, dnsmasq forwards to the non-loopback nameservers of resolv.conf.
+        for nameserver in resolv_conf.nameservers:
+            if nameserver.address_class != LOOPBACK:
+                resolver.forwarders.append(_forwarder(nameserver.address, resolv_conf.path, nameserver.line))
+    return resolver
+
+
+def pdns_recursor(files: HostFiles) -> LocalResolver | None:
+    lines = _config_lines(files, ["/etc/powerdns/recursor.conf", "/etc/powerdns/recursor.d/*.conf"])
+    if not lines:
+        return None
+    resolver = LocalResolver("pdns-recursor", sorted({path for path, _, _ in lines}))
+    for path, number, line in lines:
+        match = re.match(r"^forward-zones(?:-recurse)?\s*=\s*(.*)$", line.split("#", 1)[0].strip())
+        if match:
+            for zone in match.group(1).split(","):
+                name, _, addresses = zone.partition("=")
+                if name.strip().rstrip(".") in ("", "."):
+                    for address in addresses.split(";"):
+                        resolver.forwarders.append(_forwarder(address, path, number))
+    return resolver
+
+
+PROCESS_NAMES = {
+    "systemd-resolve": "systemd-resolved",
+    "unbound": "unbound",
+    "named": "bind",
+    "dnsmasq": "dnsmasq",
+    "pdns_recursor": "pdns-recursor",
+}
+
+
+def dns_listeners(files: HostFiles) -> dict | None:
+    """Addresses listening on UDP port 53 in this network namespace -> software, if known.
+
+    None when the socket tables cannot be read (a corpus folder, a restricted /proc).
+    """
+    listeners: dict = {}
+    inodes: dict = {}
+    readable = False
+    for table, family in (("/proc/net/udp", 4), ("/proc/net/udp6", 6)):
+        text, problem = files.read_config(table)
+        if problem is not None or not text:
+            continue
+        readable = True
+        for row in text.splitlines()[1:]:
+            columns = row.split()
+            if len(columns) < 10:
+                continue
+            address_hex, _, port_hex = columns[1].partition(":")
+            if port_hex != "0035":
+                continue
+            address = _proc_address(address_hex, family)
+            if address is not None:
+                listeners[address] = None
+                inodes[columns[9]] = address
+    if not readable:
+        return None
+    if not inodes:
+        return listeners
+    for pid in files.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        fd_dir = files.path(f"/proc/{pid}/fd")
+        try:
+            links = [os.readlink(os.path.join(fd_dir, fd)) for fd in os.listdir(fd_dir)]
+        except OSError:
+            continue
+        for link in links:
+            if link.startswith("socket:[") and link[8:-1] in inodes:
+                comm, _ = files.read_config(f"/proc/{pid}/comm")
+                listeners[inodes[link[8:-1]]] = PROCESS_NAMES.get((comm or "").strip(), (comm or "").strip())
+    return listeners
+
+
+def _proc_address(hex_text: str, family: int) -> str | None:
+    import ipaddress
+    import struct
+
+    try:
+        if family == 4:
+            return str(ipaddress.IPv4Address(struct.pack("<I", int(hex_text, 16))))
+        words = [struct.pack("<I", int(hex_text[i : i + 8], 16)) for i in range(0, 32, 8)]
+        return str(ipaddress.IPv6Address(b"".join(words)))
+    except (ValueError, struct.error):
+        return None
+
+
+# -- the whole path ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ResolverPath:
+    resolv_conf: ResolvConf
+    local_resolvers: list = field(default_factory=list)
+    listeners: dict | None = None  # None: the socket tables could not be read
+    chroot: dict = field(default_factory=dict)  # {path, differs, chrooted_services, nameservers, problem}
+    checks: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        result = asdict(self)
+        del result["checks"]  # returned once, at the top of the module result
+        result["resolv_conf"]["effective_nameservers"] = [asdict(ns) for ns in self.resolv_conf.effective_nameservers]
+        return result
+
+
+def read_resolver_path(
+    files: HostFiles, queue_directory: str = "/var/spool/postfix", chrooted_services: list | None = None
+) -> ResolverPath:
+    conf = read_resolv_conf(files)
+    path = ResolverPath(resolv_conf=conf)
+    if conf.problem:
+        path.checks.append(Check("resolv_conf", "unknown", conf.problem))
+    else:
+        path.checks.append(Check("resolv_conf", "ok"))
+    for reader in (systemd_resolved, unbound, bind, pdns_recursor):
+        found = reader(files)
+        if found is not None:
+            path.local_resolvers.append(found)
+    found = dnsmasq(files, conf)
+    if found is not None:
+        path.local_resolvers.append(found)
+    path.listeners = dns_listeners(files)
+    if path.listeners is None:
+        path.checks.append(
+            Check(
+                "dns_listeners",
+                "unknown",
+                "/proc/net/udp cannot be read: whether a loopback nameserver is served is not known",
+            )
+        )
+    else:
+        for resolver in path.local_resolvers:
+            resolver.listening = sorted(a for a, sw in path.listeners.items() if sw == resolver.software)
+            resolver.running = bool(resolver.listening)
+    path.chroot = chroot_copy(files, conf, queue_directory, chrooted_services)
+    return path
+
+
+def chroot_copy(files: HostFiles, conf: ResolvConf, queue_directory: str, chrooted_services: list | None) -> dict:
+    copy_path = queue_directory.rstrip("/") + "/etc/resolv.conf"
+    result = {
+        "path": copy_path,
+        "chrooted_services": list(chrooted_services or []),
+        "differs": False,
+        "nameservers": [],
+        "problem": "",
+    }
+    if not chrooted_services:
+        return result
+    text, problem = files.read_config(copy_path)
+    if problem is not None:
+        result["problem"] = problem.reason
+        result["differs"] = problem.kind == "missing"
+        return result
+    copy = parse_resolv_conf(text or "", copy_path)
+    result["nameservers"] = [ns.address for ns in copy.effective_nameservers]
+    ours = [ns.address for ns in conf.effective_nameservers]
+    result["differs"] = result["nameservers"] != ours
+    return result
+
+
+def serving_software(path: ResolverPath, address: str) -> str | None:
+    """What serves a loopback nameserver address: the listening process, else the configuration."""
+    software = (path.listeners or {}).get(address)
+    if software:
+        return software
+    if address == RESOLVED_STUB:
+        return "systemd-resolved"
+    for resolver in path.local_resolvers:
+        if resolver.software != "systemd-resolved":
+            return resolver.software
+    return None
+
+
+def judge_resolver_path(path: ResolverPath) -> list:
+    findings = []
+    conf = path.resolv_conf
+    if conf.problem:
+        return findings  # reported as an unknown check, not guessed at
+    if not conf.exists or not conf.nameservers:
+        findings.append(Finding("RESOLV_CONF_MISSING", {"file": conf.path, "effective": "127.0.0.1 (glibc default)"}))
+    for nameserver in conf.effective_nameservers:
+        evidence = {
+            "file": conf.path,
+            "line": nameserver.line,
+            "nameserver": nameserver.address,
+            "rotate": bool(conf.options.get("rotate")),
+            "layer": "resolv.conf",
+        }
+        if nameserver.address_class == PUBLIC_KNOWN:
+            findings.append(Finding("RESOLV_CONF_PUBLIC_NAMESERVER", dict(evidence, provider=nameserver.provider)))
+        elif nameserver.address_class == PUBLIC_UNKNOWN:
+            findings.append(Finding("RESOLV_CONF_UNKNOWN_PUBLIC_NAMESERVER", evidence))
+        elif nameserver.address_class == LOOPBACK:
+            if path.listeners is None:
+                continue
+            wildcard = "0.0.0.0" if ":" not in nameserver.address else "::"
+            if nameserver.address not in path.listeners and wildcard not in path.listeners:
+                findings.append(Finding("LOOPBACK_NAMESERVER_NOTHING_LISTENS", evidence))
+    used = {serving_software(path, ns.address) for ns in conf.effective_nameservers if ns.address_class == LOOPBACK}
+    for resolver in path.local_resolvers:
+        if resolver.software not in used:
+            continue
+        for forwarder in resolver.forwarders:
+            if forwarder["class"] != PUBLIC_KNOWN:
+                continue
+            evidence = {
+                "file": forwarder["source"],
+                "line": forwarder["line"],
+                "resolver": resolver.software,
+                "forwarder": forwarder["address"],
+                "provider": forwarder["provider"],
+                "role": forwarder["role"],
+                "layer": resolver.software,
+            }
+            kind = (
+                "SYSTEMD_RESOLVED_PUBLIC_UPSTREAM"
+                if resolver.software == "systemd-resolved"
+                else "LOCAL_RESOLVER_FORWARDS_PUBLIC"
+            )
+            findings.append(Finding(kind, evidence))
+    chroot = path.chroot
+    if chroot.get("differs"):
+        findings.append(
+            Finding(
+                "POSTFIX_CHROOT_RESOLV_CONF_DRIFT",
+                {
+                    "file": chroot["path"],
+                    "chroot_nameservers": chroot["nameservers"],
+                    "resolv_conf_nameservers": [ns.address for ns in conf.effective_nameservers],
+                    "chrooted_services": chroot["chrooted_services"],
+                    "problem": chroot["problem"],
+                },
+            )
+        )
+        for address in chroot["nameservers"]:
+            address_class, provider = classify_address(address)
+            if address_class == PUBLIC_KNOWN:
+                findings.append(
+                    Finding(
+                        "RESOLV_CONF_PUBLIC_NAMESERVER",
+                        {
+                            "file": chroot["path"],
+                            "nameserver": address,
+                            "provider": provider,
+                            "layer": "postfix chroot",
+                        },
+                    )
+                )
+    return _dedupe(findings)
+
+
+def _dedupe(findings: list) -> list:
+    seen, unique = set(), []
+    for finding in findings:
+        key = (finding.id, repr(sorted(finding.evidence.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(finding)
+    return unique
