@@ -11,7 +11,7 @@ BIN       := $(abspath $(VENV)/bin)
 LINK      := .collections/ansible_collections/maildns/audit
 export PATH := $(BIN):$(PATH)
 
-.PHONY: test deps system-deps venv lint unit integration lab-up lab-down lab-status bench-lab clean
+.PHONY: docs test deps system-deps venv lint unit integration lab-up lab-down lab-status bench-lab clean
 
 test: deps lint
 	$(PY) -m pytest
@@ -61,3 +61,7 @@ bench-lab: deps
 
 clean: lab-down
 	rm -rf $(VENV) .collections .lab .lab-* build *.egg-info
+
+# docs/FINDINGS.md, docs/DNSBLS.md, docs/PUBLIC_RESOLVERS.md from their catalogs
+docs: venv $(LINK)
+	PYTHONPATH=.:.collections $(PY) -m tests.tools.render_docs

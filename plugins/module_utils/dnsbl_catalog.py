@@ -85,7 +85,7 @@ CATALOG = {
     entry.zone: entry
     for entry in (
         _spamhaus("zen.spamhaus.org", _ZEN_CODES, "127.0.0.[2..11]"),
-        _spamhaus("sbl.spamhaus.org", {k: v for k, v in _ZEN_CODES.items() if v.startswith("SBL")}, "127.0.0.[2..3]"),
+        _spamhaus("sbl.spamhaus.org", {k: v for k, v in _ZEN_CODES.items() if v.startswith("SBL")}, "127.0.0.[2;3;9]"),
         _spamhaus("xbl.spamhaus.org", {k: v for k, v in _ZEN_CODES.items() if v.startswith("XBL")}, "127.0.0.[4..7]"),
         _spamhaus("pbl.spamhaus.org", {k: v for k, v in _ZEN_CODES.items() if v.startswith("PBL")}, "127.0.0.[10..11]"),
         _spamhaus(

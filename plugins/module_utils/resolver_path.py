@@ -49,7 +49,8 @@ class ResolvConf:
     nameservers: list = field(default_factory=list)
     search: list = field(default_factory=list)
     options: dict = field(default_factory=dict)
-    problem: str = ""
+    problem: str = ""  # could not be read: the check is unknown
+    absent_because: str = ""  # missing, or a dangling link (a stopped systemd-resolved's stub)
 
     @property
     def effective_nameservers(self) -> list:
@@ -81,10 +82,10 @@ def parse_resolv_conf(text: str, path: str = "/etc/resolv.conf") -> ResolvConf:
 
 def read_resolv_conf(files: HostFiles, path: str = "/etc/resolv.conf") -> ResolvConf:
     text, problem = files.read_config(path)
+    if problem is not None and problem.kind == "missing":
+        return ResolvConf(path=path, exists=False, absent_because=problem.reason)
     if problem is not None:
-        return ResolvConf(
-            path=path, exists=problem.kind != "missing", problem="" if problem.kind == "missing" else problem.reason
-        )
+        return ResolvConf(path=path, exists=True, problem=problem.reason)
     return parse_resolv_conf(text or "", path)
 
 
@@ -400,7 +401,16 @@ def judge_resolver_path(path: ResolverPath) -> list:
     if conf.problem:
         return findings  # reported as an unknown check, not guessed at
     if not conf.exists or not conf.nameservers:
-        findings.append(Finding("RESOLV_CONF_MISSING", {"file": conf.path, "effective": "127.0.0.1 (glibc default)"}))
+        findings.append(
+            Finding(
+                "RESOLV_CONF_MISSING",
+                {
+                    "file": conf.path,
+                    "effective": "127.0.0.1 (glibc default)",
+                    "detail": conf.absent_because or "names no nameserver",
+                },
+            )
+        )
     for nameserver in conf.effective_nameservers:
         evidence = {
             "file": conf.path,

@@ -65,7 +65,7 @@ def _strip_comment(line: str) -> str:
 
 
 def parse_site_config(files: HostFiles, directory: str, config: SpamAssassinConfig) -> None:
-    entries = files.listdir(directory)
+    entries = [e for e in files.listdir(directory) if not files.is_dir(f"{directory}/{e}")]
     ordered = [e for e in entries if e.endswith(".pre")] + [e for e in entries if e.endswith(".cf")]
     for entry in ordered:
         _parse_file(files, f"{directory}/{entry}", config, ())
