@@ -29,6 +29,9 @@ class Dnsbl:
     reply_filter: str  # the Postfix filter that admits the listing codes and nothing else
     status: str = "active"  # active | needs_registration | retired
     errors: dict = field(default_factory=dict)  # error answer -> meaning
+    # Listings whose meaning is "a legitimate domain being abused": reported, but the recommended
+    # filter deliberately does not reject on them.
+    advisory_codes: dict = field(default_factory=dict)
     ipv6: bool = False
     lookup_url: str = ""
     dqs_zone: str = ""  # the DQS equivalent, with <key> for the account key
@@ -64,7 +67,7 @@ _ZEN_CODES = {
 _SPAMHAUS_URL = "https://check.spamhaus.org/results/?query={query}"
 
 
-def _spamhaus(zone: str, codes: dict, reply_filter: str, kind: str = "ip") -> Dnsbl:
+def _spamhaus(zone: str, codes: dict, reply_filter: str, kind: str = "ip", advisory_codes: dict | None = None) -> Dnsbl:
     errors = dict(SPAMHAUS_ERRORS)
     if kind == "domain":
         errors["127.0.1.255"] = "an IP address was queried against a domain list"
@@ -75,6 +78,7 @@ def _spamhaus(zone: str, codes: dict, reply_filter: str, kind: str = "ip") -> Dn
         codes=codes,
         reply_filter=reply_filter,
         errors=errors,
+        advisory_codes=advisory_codes or {},
         ipv6=(kind == "ip"),
         lookup_url=_SPAMHAUS_URL,
         dqs_zone="<key>." + zone.split(".")[0] + "." + DQS_SUFFIX,
@@ -98,14 +102,16 @@ CATALOG = {
                 "127.0.1.4": "phishing domain",
                 "127.0.1.5": "malware domain",
                 "127.0.1.6": "botnet C&C domain",
+            },
+            "127.0.1.[2..99]",
+            kind="domain",
+            advisory_codes={
                 "127.0.1.102": "abused legit spam",
                 "127.0.1.103": "abused spammed redirector",
                 "127.0.1.104": "abused legit phish",
                 "127.0.1.105": "abused legit malware",
                 "127.0.1.106": "abused legit botnet C&C",
             },
-            "127.0.1.[2..99]",
-            kind="domain",
         ),
         _spamhaus(
             "zrd.spamhaus.org",
