@@ -32,6 +32,12 @@ TEST_FLEET = [
     ("mx02", "public_resolver"),
     ("mx03", "mixed_resolvers"),
     ("mx04", "ratelimited_resolver"),
+    ("mx05", "cloudflare_resolv_conf"),
+    ("mx06", "unbound_forwards_public"),
+    ("mx07", "systemd_resolved_public"),
+    ("mx08", "chroot_drift"),
+    ("mx09", "spamassassin_public_dns"),
+    ("mx10", "master_override"),
 ]
 TEST_LAB_PREFIX, TEST_LAB_NET = "mdtst", "10.232"
 

@@ -10,11 +10,13 @@ from pathlib import Path
 from tests.conftest import REPO_ROOT
 
 
-def ansible_adhoc(inventory: Path, module: str, args: str = "", pattern: str = "all") -> dict[str, dict]:
+def ansible_adhoc(
+    inventory: Path, module: str, args: str = "", pattern: str = "all", extra: tuple[str, ...] = ()
+) -> dict[str, dict]:
     """Run `ansible PATTERN -m MODULE -a ARGS`; the result of each host, read from the tree callback."""
     with tempfile.TemporaryDirectory() as tree:
         result = subprocess.run(
-            ["ansible", "-i", str(inventory), pattern, "-m", module, "-a", args, "-t", tree],
+            ["ansible", "-i", str(inventory), pattern, "-m", module, "-a", args, "-t", tree, *extra],
             capture_output=True,
             text=True,
             cwd=REPO_ROOT,
