@@ -115,6 +115,7 @@ postfix:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.maildns.audit.plugins.module_utils.inspect_host import inspect_postfix
 
 

@@ -72,6 +72,7 @@ resolver_path:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.maildns.audit.plugins.module_utils.inspect_host import inspect_resolver_path
 
 

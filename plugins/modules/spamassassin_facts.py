@@ -98,6 +98,7 @@ spamassassin:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.maildns.audit.plugins.module_utils.inspect_host import inspect_spamassassin
 
 

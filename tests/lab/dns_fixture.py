@@ -47,6 +47,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_catalog import CATALOG as DNSBL_CATALOG
 from tests.lab.zone_data import ZoneData
 
 # What Spamhaus answers, on its public mirrors, to queries that come through a resolver it refuses
@@ -55,16 +56,9 @@ OPEN_RESOLVER_CODE = "127.255.255.254"
 OPEN_RESOLVER_TXT = "Error: open resolver; https://check.spamhaus.org/returnc/pub/{resolver}/"
 RATE_LIMITED_CODE = "127.255.255.255"
 RATE_LIMITED_TXT = "Error: excessive number of queries; https://check.spamhaus.org/returnc/vol/{resolver}/"
-# The zones the public mirrors serve: queries below them get the error code instead of the answer.
-SPAMHAUS_PUBLIC_MIRROR_ZONES = (
-    "zen.spamhaus.org",
-    "sbl.spamhaus.org",
-    "xbl.spamhaus.org",
-    "pbl.spamhaus.org",
-    "sbl-xbl.spamhaus.org",
-    "dbl.spamhaus.org",
-    "zrd.spamhaus.org",
-)
+# The zones the public mirrors serve (from the collection's DNSBL catalog): queries below them get
+# the error code instead of the answer.
+SPAMHAUS_PUBLIC_MIRROR_ZONES = tuple(zone for zone, entry in DNSBL_CATALOG.items() if entry.operator == "Spamhaus")
 # RFC 5737 TEST-NET-2: never routed, so a host that follows the rewritten answer goes nowhere.
 NXDOMAIN_REWRITE_ADDRESS = "198.51.100.80"
 LISTS_THE_WORLD_CODE = "127.0.0.2"

@@ -369,34 +369,39 @@ class Lab:
             list(pool.map(lambda job: configure(*job), jobs))
 
     def _start_fixtures(self) -> None:
-        log = (self.state_dir / "fixtures.log").open("a")
-        started = []
-        for fixture in self.fixtures:
-            process = subprocess.Popen(
-                [
-                    "ip",
-                    "netns",
-                    "exec",
-                    self.network.fixture_netns,
-                    sys.executable,
-                    "-m",
-                    "tests.lab.dns_fixture",
-                    "--personality",
-                    fixture.personality,
-                    "--listen",
-                    fixture.address,
-                    "--data",
-                    str(self.zone_file),
-                ],
-                cwd=REPO_ROOT,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                text=True,
-            )
-            fixture.pid = process.pid
-            started.append((fixture, process))
+        with (self.state_dir / "fixtures.log").open("a") as log:
+            started = [(fixture, self._start_fixture(fixture, log)) for fixture in self.fixtures]
+        self._wait_for_fixtures(started)
+
+    def _start_fixture(self, fixture: FixtureState, log: Any) -> subprocess.Popen[str]:
+        argv = [
+            "ip",
+            "netns",
+            "exec",
+            self.network.fixture_netns,
+            sys.executable,
+            "-m",
+            "tests.lab.dns_fixture",
+            "--personality",
+            fixture.personality,
+            "--listen",
+            fixture.address,
+            "--data",
+            str(self.zone_file),
+        ]
+        process = subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            text=True,
+        )
+        fixture.pid = process.pid
+        return process
+
+    def _wait_for_fixtures(self, started: list[tuple[FixtureState, subprocess.Popen[str]]]) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
         for fixture, process in started:
             assert process.stdout is not None

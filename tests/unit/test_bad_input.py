@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ansible_collections.maildns.audit.plugins.module_utils import dnsbl_catalog, files, mail_log, postfix_config
 from ansible_collections.maildns.audit.plugins.module_utils.inspect_host import (
     inspect_postfix,
@@ -17,8 +20,6 @@ from ansible_collections.maildns.audit.plugins.module_utils.spamassassin_config 
     SpamAssassinConfig,
     parse_site_config,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 MAIN_CF = "myhostname = mail.example.org\nsmtpd_client_restrictions = reject_rbl_client zen.spamhaus.org\n"
 

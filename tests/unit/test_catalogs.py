@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.maildns.audit.plugins.module_utils import dnsbl_catalog, findings, public_resolvers
 
+from ansible_collections.maildns.audit.plugins.module_utils import dnsbl_catalog, findings, public_resolvers
 from tests.tools.render_docs import DOCS, GENERATED
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from ansible_collections.maildns.audit.plugins.module_utils.findings import CATALOG
 from ansible_collections.maildns.audit.plugins.module_utils.inspect_host import (
     inspect_postfix,
