@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
+AREAS = ("resolver", "postfix", "spamassassin", "probe", "identity")
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,128 @@ CATALOG = _kinds(
         "Fix the resolver path first, then add reply-code filters; the log lines show whom it hit.",
         "postfix",
     ),
+    # -- live DNSBL probes ---------------------------------------------------------------------
+    FindingKind(
+        "DNSBL_RESOLVER_REFUSED",
+        "critical",
+        "A resolver on the path gets DNSBL error answers (open resolver / rate limited): every lookup through it fails",
+        "Stop using that resolver for DNSBL lookups: a local recursive resolver (role maildns.audit.local_resolver) "
+        "or a Spamhaus DQS key (role maildns.audit.dnsbl_policy).",
+        "probe",
+    ),
+    FindingKind(
+        "DNSBL_WRONG_LIST",
+        "high",
+        "A DNSBL answers 127.255.255.252: wrong list for the query, or a typing error in its name",
+        "Check the zone name against docs/DNSBLS.md and the kind of query (IP lists vs domain lists).",
+        "probe",
+    ),
+    FindingKind(
+        "DNSBL_DEAD",
+        "high",
+        "A DNSBL does not list its own test point (127.0.0.2): it is dead or not a DNSBL",
+        "Remove the list; role maildns.audit.dnsbl_policy offers active fallback lists.",
+        "probe",
+    ),
+    FindingKind(
+        "DNSBL_LISTS_THE_WORLD",
+        "critical",
+        "A DNSBL lists 127.0.0.1, which no list may list: it answers 'listed' for everyone",
+        "Remove the list now: every sender is rejected while it is configured.",
+        "probe",
+    ),
+    FindingKind(
+        "DNSBL_ANSWER_HIJACKED",
+        "critical",
+        "DNSBL answers come back outside 127.0.0.0/8: the resolver rewrites NXDOMAIN",
+        "Use a resolver that does not rewrite answers (a local recursive resolver: role maildns.audit.local_resolver).",
+        "probe",
+    ),
+    FindingKind(
+        "DNSBL_UNREACHABLE",
+        "medium",
+        "A DNSBL cannot be asked through a resolver on the path (timeout, SERVFAIL, REFUSED, no route, bad answer)",
+        "Fix the resolver or the list: Postfix defers mail while a lookup fails; a dead list should go.",
+        "probe",
+    ),
+    FindingKind(
+        "OUTBOUND_IP_LISTED",
+        "high",
+        "One of the host's outbound addresses is listed on a DNSBL",
+        "See the list's lookup page in the evidence for the reason and the delisting procedure.",
+        "probe",
+    ),
+    # -- outbound identity -----------------------------------------------------------------------
+    FindingKind(
+        "PTR_MISSING",
+        "high",
+        "An outbound address has no PTR record",
+        "Ask whoever runs the address block to set the PTR to the host's mail name.",
+        "identity",
+    ),
+    FindingKind(
+        "PTR_MULTIPLE",
+        "medium",
+        "An outbound address has more than one PTR record",
+        "Keep one PTR, the name the host says HELO with.",
+        "identity",
+    ),
+    FindingKind(
+        "PTR_NOT_FORWARD_CONFIRMED",
+        "high",
+        "The PTR name does not resolve back to the address (no forward-confirmed reverse DNS)",
+        "Add an A/AAAA record for the PTR name pointing to the address.",
+        "identity",
+    ),
+    FindingKind(
+        "PTR_LOOKS_GENERIC",
+        "medium",
+        "The PTR name looks generic or dynamic (address digits, dsl/pool/dyn words)",
+        "Ask for a PTR that names the mail host (mail.example.org), not the access line.",
+        "identity",
+    ),
+    FindingKind(
+        "HELO_NOT_PTR_NAME",
+        "medium",
+        "The HELO name Postfix sends is not the PTR name of the address",
+        "Set smtp_helo_name (or myhostname) to the PTR name.",
+        "identity",
+    ),
+    FindingKind(
+        "HELO_NAME_DOES_NOT_RESOLVE",
+        "medium",
+        "The HELO name does not resolve to the outbound address",
+        "Add an A/AAAA record for the HELO name, or send HELO with the PTR name.",
+        "identity",
+    ),
+    FindingKind(
+        "MX_MISSING",
+        "medium",
+        "The mail domain has no MX record",
+        "Add an MX record naming the mail host (a name, not an address).",
+        "identity",
+    ),
+    FindingKind(
+        "MX_IS_IP_LITERAL",
+        "high",
+        "An MX record points to an IP address instead of a host name",
+        "Point the MX to a host name that has an A/AAAA record.",
+        "identity",
+    ),
+    FindingKind(
+        "MX_IS_CNAME",
+        "medium",
+        "An MX target is a CNAME (RFC 2181 10.3 forbids it)",
+        "Point the MX at the canonical name.",
+        "identity",
+    ),
+    FindingKind(
+        "MX_TARGET_DOES_NOT_RESOLVE",
+        "high",
+        "An MX target name has no address",
+        "Add an A/AAAA record for the MX target.",
+        "identity",
+    ),
     # -- SpamAssassin ----------------------------------------------------------------------------
     FindingKind(
         "SPAMASSASSIN_DNS_SERVER_PUBLIC",
@@ -254,7 +377,7 @@ def render_markdown() -> str:
         "An ID never changes meaning once released.",
         "",
     ]
-    for area in ("resolver", "postfix", "spamassassin"):
+    for area in AREAS:
         lines += [f"## {area}", "", "| ID | severity | finding | fix |", "|---|---|---|---|"]
         for kind in CATALOG.values():
             if kind.area == area:

@@ -12,6 +12,10 @@ import pytest
 import yaml
 
 from ansible_collections.maildns.audit.plugins.module_utils.findings import CATALOG
+
+# Findings the file readers can give; the live probes' findings are triggered by DNS fixtures
+# (tests/unit/test_probes.py and the lab).
+READ_FINDINGS = {kind.id for kind in CATALOG.values() if kind.area in ("resolver", "postfix", "spamassassin")}
 from ansible_collections.maildns.audit.plugins.module_utils.inspect_host import (
     inspect_postfix,
     inspect_resolver_path,
@@ -48,7 +52,7 @@ def test_corpus_is_large_enough_and_covers_every_finding() -> None:
         if not ids:
             clean.append(case)
     # Every finding is triggered by some case; every finding stays silent on the clean cases.
-    assert expected == set(CATALOG), f"no corpus case triggers {sorted(set(CATALOG) - expected)}"
+    assert expected == READ_FINDINGS, f"no corpus case triggers {sorted(READ_FINDINGS - expected)}"
     assert len(clean) >= 8
 
 
