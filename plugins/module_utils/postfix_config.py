@@ -141,7 +141,7 @@ class PostfixConfig:
         names = _tokens(self.parameters.get("smtpd_restriction_classes", ""))
         return {name: self.parameters.get(name, "") for name in names}
 
-    def dnsbl_uses(self) -> list:
+    def dnsbl_uses(self, mask: bool = True) -> list:
         """Every DNSBL this Postfix queries, where, and how its answer is used."""
         uses: list = []
         classes = self.restriction_classes()
@@ -152,7 +152,7 @@ class PostfixConfig:
                 if service is not None and parameter not in service.overrides:
                     continue
                 origin = self._origin(parameter, service)
-                uses += _restriction_uses(self.value(parameter, service), parameter, scope, origin, classes)
+                uses += _restriction_uses(self.value(parameter, service), parameter, scope, origin, classes, mask=mask)
         active = bool(self.postscreen_services)
         ps_scopes = [(None, "main.cf")] + [
             (s, f"master.cf {s.label}") for s in self.postscreen_services if "postscreen_dnsbl_sites" in s.overrides
@@ -160,7 +160,7 @@ class PostfixConfig:
         for service, scope in ps_scopes:
             threshold = _int(self.value("postscreen_dnsbl_threshold", service), 1)
             for site in _tokens(self.value("postscreen_dnsbl_sites", service)):
-                use = parse_postscreen_site(site)
+                use = parse_postscreen_site(site, mask=mask)
                 use.update(
                     {
                         "parameter": "postscreen_dnsbl_sites",
@@ -250,7 +250,9 @@ def _split_filter(text: str) -> tuple:
     return zone, reply_filter
 
 
-def _restriction_uses(value: str, parameter: str, scope: str, origin: dict, classes: dict, seen: tuple = ()) -> list:
+def _restriction_uses(
+    value: str, parameter: str, scope: str, origin: dict, classes: dict, seen: tuple = (), mask: bool = True
+) -> list:
     uses = []
     tokens = _tokens(value)
     warn_next = False
@@ -266,7 +268,7 @@ def _restriction_uses(value: str, parameter: str, scope: str, origin: dict, clas
             zone, reply_filter = _split_filter(tokens[index + 1])
             uses.append(
                 {
-                    "zone": mask_dqs_key(zone),
+                    "zone": mask_dqs_key(zone) if mask else zone,
                     "filter": reply_filter,
                     "restriction": token,
                     "kind": kind,
@@ -284,13 +286,13 @@ def _restriction_uses(value: str, parameter: str, scope: str, origin: dict, clas
             warn_next = False
             continue
         if token in classes and token not in seen:
-            uses += _restriction_uses(classes[token], parameter, scope, origin, classes, (*seen, token))
+            uses += _restriction_uses(classes[token], parameter, scope, origin, classes, (*seen, token), mask)
         warn_next = False
         index += 1
     return uses
 
 
-def parse_postscreen_site(site: str) -> dict:
+def parse_postscreen_site(site: str, mask: bool = True) -> dict:
     """`zone[=filter][*weight]` -> the parts (Postfix postscreen_dnsbl_sites syntax)."""
     body, weight = site, 1
     if "*" in site:
@@ -298,7 +300,7 @@ def parse_postscreen_site(site: str) -> dict:
         weight = _int(weight_text, 1)
     zone, reply_filter = _split_filter(body)
     return {
-        "zone": mask_dqs_key(zone),
+        "zone": mask_dqs_key(zone) if mask else zone,
         "filter": reply_filter,
         "restriction": "postscreen_dnsbl_sites",
         "kind": "ip",

@@ -12,16 +12,15 @@ import pytest
 import yaml
 
 from ansible_collections.maildns.audit.plugins.module_utils.findings import CATALOG
-
-# Findings the file readers can give; the live probes' findings are triggered by DNS fixtures
-# (tests/unit/test_probes.py and the lab).
-READ_FINDINGS = {kind.id for kind in CATALOG.values() if kind.area in ("resolver", "postfix", "spamassassin")}
 from ansible_collections.maildns.audit.plugins.module_utils.inspect_host import (
     inspect_postfix,
     inspect_resolver_path,
     inspect_spamassassin,
 )
 
+# Findings the file readers can give; the live probes' findings are triggered by DNS fixtures
+# (tests/unit/test_probes.py and the lab).
+READ_FINDINGS = {kind.id for kind in CATALOG.values() if kind.area in ("resolver", "postfix", "spamassassin")}
 CORPUS = Path(__file__).parent / "corpus"
 CASES = sorted(path.name for path in CORPUS.iterdir() if (path / "expected.yml").is_file())
 
