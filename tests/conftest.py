@@ -38,6 +38,8 @@ TEST_FLEET = [
     ("mx08", "chroot_drift"),
     ("mx09", "spamassassin_public_dns"),
     ("mx10", "master_override"),
+    ("mx11", "broken_resolvers"),
+    ("mx12", "bad_lists"),
 ]
 TEST_LAB_PREFIX, TEST_LAB_NET = "mdtst", "10.232"
 

@@ -160,7 +160,8 @@ def probe_test_points(zones: list, resolvers: list, timeout: float = 3.0, author
         listed, not_listed = test_points(zone)
         for resolver in resolvers:
             start = len(questions)
-            questions += [Question(name, "A", resolver.address, resolver.port) for name in listed + not_listed]
+            server = resolver.address or None  # "": the system resolver (libc, without dnspython)
+            questions += [Question(name, "A", server, resolver.port) for name in listed + not_listed]
             plans.append((ListProbe(zone, resolver), start, len(listed), len(not_listed)))
     replies = resolve_many(questions, timeout)
     probes = []
@@ -178,13 +179,18 @@ def probe_test_points(zones: list, resolvers: list, timeout: float = 3.0, author
 def ask_authorities(probes: list, resolvers: list, timeout: float, authority_port: int = 53) -> None:
     """NS of each zone, their addresses, then the listed test point straight from them (no recursion)."""
     zones = sorted({p.zone for p in probes})
-    ns_replies = resolve_many([Question(zone, "NS", r.address, r.port) for zone in zones for r in resolvers], timeout)
+    ns_replies = resolve_many(
+        [Question(zone, "NS", r.address or None, r.port) for zone in zones for r in resolvers], timeout
+    )
     names: dict = {}
     for reply in ns_replies:
         if reply.answers and reply.question.name not in names:
             names[reply.question.name] = reply.answers
     address_questions = [
-        Question(name, "A", r.address, r.port) for zone in zones for name in names.get(zone, []) for r in resolvers
+        Question(name, "A", r.address or None, r.port)
+        for zone in zones
+        for name in names.get(zone, [])
+        for r in resolvers
     ]
     addresses: dict = {}
     for reply in resolve_many(address_questions, timeout):

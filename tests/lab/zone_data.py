@@ -185,8 +185,8 @@ def dnsbl_zone_records(spec: dict[str, Any]) -> tuple[list[str], list[str] | Non
     """Expand one declarative DNSBL zone entry into record lines (and wildcard records, if any).
 
     spec keys: zone, kind (ip|domain), listed ({ip-or-name: [codes]}), txt (format string with
-    {query} and {zone}), ipv6 (serve the IPv6 test point), lists_the_world / answer_all (codes every
-    name below the zone answers).
+    {query} and {zone}), ipv6 (serve the IPv6 test point), test_points (false: a dead list),
+    answer_all (codes every name below the zone answers: a list that lists the world).
     """
     zone = spec["zone"].rstrip(".")
     kind = spec.get("kind", "ip")
@@ -198,7 +198,9 @@ def dnsbl_zone_records(spec: dict[str, Any]) -> tuple[list[str], list[str] | Non
         return [f"{zone}. NS ns.lab.test."], wildcard
 
     listed: dict[str, list[str]] = {}
-    if kind == "ip":
+    if not spec.get("test_points", True):
+        pass  # a dead list: the zone exists, its test point is not listed
+    elif kind == "ip":
         listed[RFC5782_IPV4_LISTED] = ["127.0.0.2"]
         if spec.get("ipv6"):
             listed[RFC5782_IPV6_LISTED] = ["127.0.0.2"]

@@ -1,0 +1,138 @@
+#!/usr/bin/python
+# Copyright: maildns.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: dnsbl_probe
+short_description: Probe every DNSBL the mail host uses through every resolver on its path
+version_added: 0.1.0
+description:
+  - Finds the DNSBLs the host uses (Postfix restrictions and postscreen sites, SpamAssassin rules) plus I(lists),
+    and the resolvers a lookup can go through (each C(nameserver) glibc uses, Postfix's chroot copy when it
+    differs, SpamAssassin's C(dns_server)).
+  - Asks each list's RFC 5782 test points (C(2.0.0.127.<zone>) must be listed, C(1.0.0.127.<zone>) must not; the
+    IPv6 ones where the list serves IPv6; C(test)/C(invalid) for domain lists) through each resolver separately,
+    all at once with a per-query timeout, and classifies each (list, resolver) pair - C(working),
+    C(blocked_open_resolver) (127.255.255.254), C(rate_limited) (127.255.255.255), C(wrong_list)
+    (127.255.255.252), C(dead), C(lists_the_world), C(hijacked) (answers outside 127/8), C(unreachable) (timeout,
+    SERVFAIL, REFUSED, no route) or C(malformed) - with the raw answers and the time taken.
+  - When a resolver is refused, asks the list's own authoritative servers directly and reports the true answer
+    beside the error.
+  - Checks the host's outbound addresses against every IP list through a path that works, with the meaning of
+    each listing code and the list's lookup page; an error answer is never reported as a listing.
+requirements:
+  - dnspython on the managed host (Debian/Ubuntu C(python3-dnspython)) for per-resolver, TXT and authoritative
+    answers. Without it the module probes through the system resolver (libc) only, A records only, and says so in
+    C(engine) and C(checks).
+author:
+  - maildns.audit contributors
+options:
+  lists:
+    description: DNSBL zones to probe besides the ones the host uses.
+    type: list
+    elements: str
+    default: []
+  outbound_ips:
+    description:
+      - Outbound addresses to check on every list. By default Postfix's C(smtp_bind_address) and
+        C(smtp_bind_address6), else the host's global addresses.
+    type: list
+    elements: str
+    default: []
+  check_outbound:
+    description: Check the outbound addresses against every IP list.
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait for each answer. The whole probe takes about this long plus the slowest answer.
+    type: float
+    default: 3.0
+  postfix_config_directory:
+    description: Postfix configuration directory, read for the lists, the chroot and C(smtp_bind_address).
+    type: path
+    default: /etc/postfix
+extends_documentation_fragment:
+  - maildns.audit.inspection
+"""
+
+EXAMPLES = r"""
+- name: Probe the host's DNSBLs through its own resolver path
+  maildns.audit.dnsbl_probe:
+  register: probe
+
+- name: Show the pairs that do not work
+  ansible.builtin.debug:
+    msg: "{{ item.zone }} via {{ item.resolver }} ({{ item.resolver_source }}): {{ item.classification }}"
+  loop: "{{ probe.probes | rejectattr('classification', 'equalto', 'working') | list }}"
+
+- name: Probe two more lists, with a short timeout, for one given address
+  maildns.audit.dnsbl_probe:
+    lists: [psbl.surriel.com, bl.mailspike.net]
+    outbound_ips: [192.0.2.25]
+    timeout: 1.5
+"""
+
+RETURN = r"""
+engine:
+  description: C(dnspython), or C(libc) when dnspython is missing (reduced fidelity, see C(checks)).
+  returned: always
+  type: str
+resolvers:
+  description: The resolvers probed, with where the host names each (file and line).
+  returned: always
+  type: list
+  elements: dict
+lists:
+  description: The DNSBL zones probed (DQS keys masked).
+  returned: always
+  type: list
+  elements: str
+probes:
+  description:
+    - One entry per (list, resolver) pair - C(zone), C(resolver), C(resolver_source), C(classification),
+      C(detail), C(queries) (name, type, rcode, answers, error, elapsed_ms) and, for refused pairs,
+      C(authoritative) (the list's own server and its answer).
+  returned: always
+  type: list
+  elements: dict
+outbound:
+  description:
+    - One entry per (list, outbound address) - C(zone), C(ip), C(listed), C(codes) (answer and meaning),
+      C(errors) (error answers, never counted as listings), C(lookup_url), C(resolver), C(status), C(reason).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.maildns.audit.plugins.module_utils.probe_host import probe_host
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "lists": {"type": "list", "elements": "str", "default": []},
+            "outbound_ips": {"type": "list", "elements": "str", "default": []},
+            "check_outbound": {"type": "bool", "default": True},
+            "timeout": {"type": "float", "default": 3.0},
+            "postfix_config_directory": {"type": "path", "default": "/etc/postfix"},
+        },
+        supports_check_mode=True,
+    )
+    if not 0 < module.params["timeout"] <= 60:
+        module.fail_json(msg="timeout must be between 0 and 60 seconds, for example 3.0")
+    result = probe_host(
+        lists=module.params["lists"],
+        outbound_ips=module.params["outbound_ips"],
+        timeout=module.params["timeout"],
+        check_outbound=module.params["check_outbound"],
+        postfix_config_directory=module.params["postfix_config_directory"],
+    )
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
