@@ -40,6 +40,11 @@ TEST_FLEET = [
     ("mx10", "master_override"),
     ("mx11", "broken_resolvers"),
     ("mx12", "bad_lists"),
+    ("mx13", "no_ptr"),
+    ("mx14", "ptr_not_confirmed"),
+    ("mx15", "helo_mismatch"),
+    ("mx16", "mx_ip_literal"),
+    ("mx17", "generic_ptr"),
 ]
 TEST_LAB_PREFIX, TEST_LAB_NET = "mdtst", "10.232"
 

@@ -23,6 +23,7 @@ from ansible_collections.maildns.audit.plugins.module_utils.files import HostFil
 from ansible_collections.maildns.audit.plugins.module_utils.findings import Check
 from ansible_collections.maildns.audit.plugins.module_utils.inspect_host import find_postconf
 from ansible_collections.maildns.audit.plugins.module_utils.postfix_config import read_postfix
+from ansible_collections.maildns.audit.plugins.module_utils.rdns_probe import probe_identity
 from ansible_collections.maildns.audit.plugins.module_utils.resolver_path import read_resolver_path
 from ansible_collections.maildns.audit.plugins.module_utils.spamassassin_config import (
     DQS_PLACEHOLDER,
@@ -178,3 +179,63 @@ def _valid(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def identity_host(
+    root: str = "/",
+    outbound_ips: list | None = None,
+    domains: list | None = None,
+    helo_name: str | None = None,
+    timeout: float = 3.0,
+    postfix_config_directory: str = "/etc/postfix",
+) -> dict:
+    """What maildns.audit.rdns_probe returns."""
+    files = HostFiles(root)
+    postconf = find_postconf()
+    postfix = (
+        read_postfix(files, postconf, postfix_config_directory)
+        if (postconf or files.exists(f"{postfix_config_directory}/main.cf"))
+        else None
+    )
+    checks = []
+    if dns_engine.engine_name() != "dnspython":
+        checks.append(
+            Check(
+                "identity",
+                "unknown",
+                "dnspython is not installed on the host (python3-dnspython): PTR and MX lookups need it",
+            )
+        )
+        return {
+            "helo": {},
+            "addresses": [],
+            "domains": [],
+            "findings": [],
+            "checks": [c.as_dict() for c in checks],
+            "status": "unknown",
+            "outbound_source": "",
+        }
+    ips, source = outbound_addresses(postfix, outbound_ips or [])
+    ips = [ip for ip in ips if _valid(ip)]
+    if helo_name is None:
+        helo_name = (
+            postfix.parameters.get("smtp_helo_name") or postfix.parameters.get("myhostname", "") if postfix else ""
+        )
+    wanted = list(domains or [])
+    if postfix is not None and postfix.parameters.get("mydomain") and postfix.parameters["mydomain"] not in wanted:
+        wanted.insert(0, postfix.parameters["mydomain"])
+    servers = [ns.address for ns in read_resolver_path(files).resolv_conf.effective_nameservers]
+    report = probe_identity(ips, helo_name or "", wanted, servers, timeout)
+    checks = report.checks
+    if not ips:
+        checks.append(Check("outbound_addresses", "unknown", f"no outbound address found ({source})"))
+    status = "unknown" if any(check.status == "unknown" for check in checks) else "ok"
+    return {
+        "helo": report.helo,
+        "addresses": report.addresses,
+        "domains": report.domains,
+        "outbound_source": source,
+        "findings": [f.as_dict() for f in report.findings],
+        "checks": [c.as_dict() for c in checks],
+        "status": status,
+    }

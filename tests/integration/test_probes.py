@@ -91,3 +91,39 @@ def test_error_answers_are_never_listings(probed) -> None:
     for host in EXPECTED:
         for result in probed[host]["outbound"]:
             assert all(code["answer"] not in ("127.255.255.254", "127.255.255.255") for code in result["codes"])
+
+
+IDENTITY = {
+    "mx01": [],
+    "mx13": ["PTR_MISSING"],
+    "mx14": ["HELO_NAME_DOES_NOT_RESOLVE", "MX_TARGET_DOES_NOT_RESOLVE", "PTR_NOT_FORWARD_CONFIRMED"],
+    "mx15": ["HELO_NAME_DOES_NOT_RESOLVE", "HELO_NOT_PTR_NAME"],
+    "mx16": ["MX_IS_IP_LITERAL"],
+    "mx17": ["HELO_NOT_PTR_NAME", "PTR_LOOKS_GENERIC"],
+}
+
+
+@pytest.fixture(scope="module")
+def identities(lab) -> dict[str, dict]:
+    hosts = ":".join([*IDENTITY, "mx05"])
+    return ansible_adhoc(lab.inventory, "maildns.audit.rdns_probe", "timeout=1", pattern=hosts)
+
+
+def test_outbound_identity_findings_per_host(identities) -> None:
+    for host, expected in IDENTITY.items():
+        assert sorted({f["id"] for f in identities[host]["findings"]}) == expected, host
+        assert identities[host]["status"] == "ok", identities[host]["checks"]
+
+
+def test_identity_covers_ipv4_and_ipv6_outbound_addresses(lab, identities) -> None:
+    host = lab.host("mx01")
+    checked = {entry["ip"]: entry["ptr"] for entry in identities["mx01"]["addresses"]}
+    assert checked == {host.address: [host.fqdn], host.address6: [host.fqdn]}
+    missing = {f["evidence"]["ip"] for f in identities["mx13"]["findings"] if f["id"] == "PTR_MISSING"}
+    assert missing == {lab.host("mx13").address, lab.host("mx13").address6}
+
+
+def test_identity_through_unreachable_resolvers_is_unknown_not_passed(identities) -> None:
+    result = identities["mx05"]
+    assert result["status"] == "unknown" and result["findings"] == []
+    assert all("Network is unreachable" in check["reason"] for check in result["checks"])
