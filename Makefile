@@ -11,7 +11,7 @@ BIN       := $(abspath $(VENV)/bin)
 LINK      := .collections/ansible_collections/maildns/audit
 export PATH := $(BIN):$(PATH)
 
-.PHONY: docs test deps system-deps venv lint unit integration lab-up lab-down lab-status bench-lab clean
+.PHONY: bench-probe docs test deps system-deps venv lint unit integration lab-up lab-down lab-status bench-lab clean
 
 test: deps lint
 	$(PY) -m pytest
@@ -58,6 +58,11 @@ lab-status: venv
 
 bench-lab: deps
 	$(PY) bench/lab_up.py 10 50
+
+# the DNSBL probe beside check_rbl 1.7 and a sequential dnspython loop (installs check_rbl)
+bench-probe: deps
+	bench/install-bench-deps.sh
+	$(PY) bench/probe_bench.py
 
 clean: lab-down
 	rm -rf $(VENV) .collections .lab .lab-* build *.egg-info

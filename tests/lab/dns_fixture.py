@@ -86,12 +86,15 @@ class FixtureResolver:
     data: ZoneData
     own_address: str = "127.0.0.1"
     refused_zones: Iterable[str] = SPAMHAUS_PUBLIC_MIRROR_ZONES
+    silent_zones: Iterable[str] = ()  # lists that never answer (dead lists, for benchmarks)
     _refused: tuple[dns.name.Name, ...] = field(init=False, default=())
+    _silent: tuple[dns.name.Name, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
         if self.personality not in PERSONALITIES:
             raise ValueError(f"unknown personality {self.personality!r}; one of {', '.join(PERSONALITIES)}")
         self._refused = tuple(dns.name.from_text(zone) for zone in self.refused_zones)
+        self._silent = tuple(dns.name.from_text(zone) for zone in self.silent_zones)
 
     def respond(self, wire: bytes) -> bytes | None:
         """The reply to one query message (None: stay silent)."""
@@ -108,6 +111,8 @@ class FixtureResolver:
             response = dns.message.make_response(query)
             response.set_rcode(dns.rcode.FORMERR)
             return response.to_wire()
+        if any(query.question[0].name.is_subdomain(zone) for zone in self._silent):
+            return None
         response = self._answer(query)
         full = response.to_wire()
         if self.personality == "truncated":
@@ -314,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=53)
     parser.add_argument("--data", type=Path, required=True, help="zone data JSON written by the lab")
     parser.add_argument("--delay-ms", type=float, default=0.0, help="wait this long before each answer")
+    parser.add_argument("--silent-zone", action="append", default=[], help="never answer below this zone")
     args = parser.parse_args(argv)
     try:
         data = ZoneData.load(args.data)
@@ -322,7 +328,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     servers = [
         FixtureServer(
-            FixtureResolver(args.personality, data, own_address=address), address, args.port, args.delay_ms / 1000
+            FixtureResolver(args.personality, data, own_address=address, silent_zones=args.silent_zone),
+            address,
+            args.port,
+            args.delay_ms / 1000,
         )
         for address in args.listen
     ]

@@ -152,3 +152,12 @@ def test_every_personality_is_covered_here() -> None:
         "truncated",
     }
     assert set(PERSONALITIES) == covered
+
+
+def test_silent_zones_never_answer_while_others_do() -> None:
+    resolver = FixtureResolver("resolver", DATA, silent_zones=["bl.spamcop.net"])
+    with ThreadedFixture(FixtureServer(resolver, "127.0.0.1", 0)) as fixture:
+        assert answers(ask(fixture, LISTED)) == ["127.0.0.2"]
+        address, port = fixture.address
+        with pytest.raises(dns.exception.Timeout):
+            dns.query.udp(dns.message.make_query("2.0.0.127.bl.spamcop.net", "A"), address, port=port, timeout=0.3)
