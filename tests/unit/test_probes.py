@@ -150,3 +150,29 @@ def test_command_line_prints_json_and_exits_1_on_findings(fixtures, capsys) -> N
     # The CLI asks port 53 of the resolver: on loopback nothing listens there, so it is unreachable.
     assert code == 1 and '"classification": "unreachable"' in output and '"engine": "dnspython"' in output
     assert port != 53
+
+
+def test_without_dnspython_the_probe_falls_back_to_libc_and_says_so(tmp_path, monkeypatch) -> None:
+    import socket
+
+    from ansible_collections.maildns.audit.plugins.module_utils import probe_host
+
+    (tmp_path / "etc/postfix").mkdir(parents=True)
+    (tmp_path / "etc/postfix/main.cf").write_text("smtpd_client_restrictions = reject_rbl_client zen.spamhaus.org\n")
+    (tmp_path / "etc/resolv.conf").write_text("nameserver 1.1.1.1\n")
+    answers = {"2.0.0.127.zen.spamhaus.org": "127.255.255.254", "1.0.0.127.zen.spamhaus.org": "127.255.255.254"}
+
+    def fake_getaddrinfo(name, *args, **kwargs):  # the system resolver, without asking any network
+        if name in answers:
+            return [(socket.AF_INET, socket.SOCK_DGRAM, 0, "", (answers[name], 0))]
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(dns_engine, "HAS_DNSPYTHON", False)
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+    monkeypatch.setattr(probe_host, "find_postconf", lambda: None)
+    result = probe_host.probe_host(str(tmp_path), outbound_ips=["192.0.2.7"], timeout=0.5)
+    assert result["engine"] == "libc" and result["status"] == "unknown"
+    assert "dnspython is not installed" in result["checks"][0]["reason"]
+    [pair] = result["probes"]
+    assert pair["classification"] == "blocked_open_resolver"
+    assert pair["authoritative"]["server"] is None  # NS lookups need dnspython: said, not guessed
