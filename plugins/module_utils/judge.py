@@ -81,13 +81,10 @@ def judge_postfix(config: PostfixConfig, rejections: RejectionEvidence | None = 
         if not use["dqs"] or not use.get("active", True) or use["action"] in ("permit", "allow"):
             continue
         hiding = "postscreen_dnsbl_reply_map" if use["parameter"] == "postscreen_dnsbl_sites" else "rbl_reply_maps"
-        value = config.parameters.get(hiding, "")
-        default = (
-            "postscreen_dnsbl_reply" in value
-            and hiding == "postscreen_dnsbl_reply_map"
-            and hiding not in config.main_cf_lines
-        )
-        if not value or default:
+        # Set by the admin, in main.cf or for a service: rbl_reply_maps defaults to empty, and the
+        # default postscreen_dnsbl_reply_map names a file no package creates.
+        explicit = hiding in config.main_cf_lines or any(hiding in s.overrides for s in config.services)
+        if not explicit or not config.parameters.get(hiding):
             findings.append(Finding("DQS_KEY_EXPOSED_IN_SMTP_REPLY", dict(_use_evidence(use), missing=hiding)))
     deciding = sorted(
         {

@@ -30,6 +30,20 @@ from ansible_collections.maildns.audit.plugins.module_utils.spamassassin_config 
     read_spamassassin,
 )
 
+# The options both live probes take (documented once: doc_fragments/probe.py).
+PROBE_ARGUMENT_SPEC = {
+    "outbound_ips": {"type": "list", "elements": "str", "default": []},
+    "timeout": {"type": "float", "default": 3.0},
+    "postfix_config_directory": {"type": "path", "default": "/etc/postfix"},
+}
+
+
+def timeout_problem(timeout: float) -> str | None:
+    """What is wrong with a timeout option, for fail_json; None when it is fine."""
+    if 0 < timeout <= 60:
+        return None
+    return f"timeout must be between 0 and 60 seconds, for example 3.0 (got {timeout})"
+
 
 def path_resolvers(files: HostFiles, postfix, spamassassin) -> list:  # type: ignore[no-untyped-def]
     """Every resolver a DNSBL query from this host can go through, with where the host names it."""

@@ -34,27 +34,13 @@ options:
     type: list
     elements: str
     default: []
-  outbound_ips:
-    description:
-      - Outbound addresses to check on every list. By default Postfix's C(smtp_bind_address) and
-        C(smtp_bind_address6), else the host's global addresses.
-    type: list
-    elements: str
-    default: []
   check_outbound:
     description: Check the outbound addresses against every IP list.
     type: bool
     default: true
-  timeout:
-    description: Seconds to wait for each answer. The whole probe takes about this long plus the slowest answer.
-    type: float
-    default: 3.0
-  postfix_config_directory:
-    description: Postfix configuration directory, read for the lists, the chroot and C(smtp_bind_address).
-    type: path
-    default: /etc/postfix
 extends_documentation_fragment:
   - maildns.audit.inspection
+  - maildns.audit.probe
 """
 
 EXAMPLES = r"""
@@ -108,22 +94,25 @@ outbound:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.maildns.audit.plugins.module_utils.probe_host import probe_host
+from ansible_collections.maildns.audit.plugins.module_utils.probe_host import (
+    PROBE_ARGUMENT_SPEC,
+    probe_host,
+    timeout_problem,
+)
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
+            **PROBE_ARGUMENT_SPEC,
             "lists": {"type": "list", "elements": "str", "default": []},
-            "outbound_ips": {"type": "list", "elements": "str", "default": []},
             "check_outbound": {"type": "bool", "default": True},
-            "timeout": {"type": "float", "default": 3.0},
-            "postfix_config_directory": {"type": "path", "default": "/etc/postfix"},
         },
         supports_check_mode=True,
     )
-    if not 0 < module.params["timeout"] <= 60:
-        module.fail_json(msg="timeout must be between 0 and 60 seconds, for example 3.0")
+    problem = timeout_problem(module.params["timeout"])
+    if problem:
+        module.fail_json(msg=problem)
     result = probe_host(
         lists=module.params["lists"],
         outbound_ips=module.params["outbound_ips"],

@@ -24,11 +24,6 @@ requirements:
 author:
   - maildns.audit contributors
 options:
-  outbound_ips:
-    description: Outbound addresses to check; found from Postfix or the host when empty.
-    type: list
-    elements: str
-    default: []
   domains:
     description: Mail domains whose MX to check besides Postfix's C(mydomain).
     type: list
@@ -37,16 +32,9 @@ options:
   helo_name:
     description: The HELO name to check; Postfix's C(smtp_helo_name) when not given.
     type: str
-  timeout:
-    description: Seconds to wait for each answer.
-    type: float
-    default: 3.0
-  postfix_config_directory:
-    description: Postfix configuration directory, read for C(smtp_helo_name), C(mydomain) and C(smtp_bind_address).
-    type: path
-    default: /etc/postfix
 extends_documentation_fragment:
   - maildns.audit.inspection
+  - maildns.audit.probe
 """
 
 EXAMPLES = r"""
@@ -83,22 +71,25 @@ outbound_source:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.maildns.audit.plugins.module_utils.probe_host import identity_host
+from ansible_collections.maildns.audit.plugins.module_utils.probe_host import (
+    PROBE_ARGUMENT_SPEC,
+    identity_host,
+    timeout_problem,
+)
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "outbound_ips": {"type": "list", "elements": "str", "default": []},
+            **PROBE_ARGUMENT_SPEC,
             "domains": {"type": "list", "elements": "str", "default": []},
             "helo_name": {"type": "str"},
-            "timeout": {"type": "float", "default": 3.0},
-            "postfix_config_directory": {"type": "path", "default": "/etc/postfix"},
         },
         supports_check_mode=True,
     )
-    if not 0 < module.params["timeout"] <= 60:
-        module.fail_json(msg="timeout must be between 0 and 60 seconds, for example 3.0")
+    problem = timeout_problem(module.params["timeout"])
+    if problem:
+        module.fail_json(msg=problem)
     result = identity_host(
         outbound_ips=module.params["outbound_ips"],
         domains=module.params["domains"],

@@ -14,7 +14,6 @@ import pytest
 
 from tests.lab.dns_fixture import (
     NXDOMAIN_REWRITE_ADDRESS,
-    PERSONALITIES,
     FixtureResolver,
     FixtureServer,
     ThreadedFixture,
@@ -135,23 +134,6 @@ def test_delay_holds_every_answer_back() -> None:
 def test_unknown_personality_is_refused_with_the_choices() -> None:
     with pytest.raises(ValueError, match="one of authority"):
         FixtureResolver("friendly", DATA)
-
-
-def test_every_personality_is_covered_here() -> None:
-    covered = {
-        "authority",
-        "resolver",
-        "public",
-        "ratelimited",
-        "blackhole",
-        "servfail",
-        "refused",
-        "nxrewrite",
-        "listsworld",
-        "garbage",
-        "truncated",
-    }
-    assert set(PERSONALITIES) == covered
 
 
 def test_silent_zones_never_answer_while_others_do() -> None:

@@ -52,7 +52,13 @@ def test_documented_options_match_argument_spec(name: str, monkeypatch: pytest.M
     with pytest.raises(_Captured):
         module.main()
     documentation = yaml.safe_load(module.DOCUMENTATION)
-    options = documentation.get("options") or {}
+    options = dict(documentation.get("options") or {})
+    for fragment in documentation.get("extends_documentation_fragment", []):
+        namespace, collection, name = fragment.split(".")
+        fragment_module = importlib.import_module(
+            f"ansible_collections.{namespace}.{collection}.plugins.doc_fragments.{name}"
+        )
+        options.update(yaml.safe_load(fragment_module.ModuleDocFragment.DOCUMENTATION).get("options") or {})
     spec = captured["argument_spec"]
     assert sorted(options) == sorted(spec)
     for option, doc in options.items():
