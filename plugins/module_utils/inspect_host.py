@@ -71,14 +71,9 @@ def inspect_postfix(
     files = HostFiles(root)
     checks = []
     postconf = find_postconf(postconf_path) if use_postconf else None
-    if not files.exists(f"{config_directory}/main.cf") and not postconf:
-        checks.append(
-            Check(
-                "postfix_config",
-                "unknown",
-                f"no Postfix here: neither {config_directory}/main.cf nor postconf was found",
-            )
-        )
+    if not files.exists(f"{config_directory}/main.cf"):
+        # postconf without a main.cf is a package leftover, not a configured Postfix
+        checks.append(Check("postfix_config", "unknown", f"no Postfix here: {config_directory}/main.cf does not exist"))
         return dict(_result("postfix", None, [], checks), installed=False)
     config = read_postfix(files, postconf, config_directory, hostname=socket.gethostname())
     findings: list = []

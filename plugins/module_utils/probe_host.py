@@ -131,7 +131,7 @@ def probe_host(
     postconf = find_postconf()
     postfix = (
         read_postfix(files, postconf, postfix_config_directory)
-        if (postconf or files.exists(f"{postfix_config_directory}/main.cf"))
+        if files.exists(f"{postfix_config_directory}/main.cf")
         else None
     )
     spamassassin = read_spamassassin(files)
@@ -208,7 +208,7 @@ def identity_host(
     postconf = find_postconf()
     postfix = (
         read_postfix(files, postconf, postfix_config_directory)
-        if (postconf or files.exists(f"{postfix_config_directory}/main.cf"))
+        if files.exists(f"{postfix_config_directory}/main.cf")
         else None
     )
     checks = []
