@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
-AREAS = ("resolver", "postfix", "spamassassin", "probe", "identity")
+AREAS = ("resolver", "postfix", "spamassassin", "probe", "identity", "audit")
 
 
 @dataclass(frozen=True)
@@ -287,6 +287,14 @@ CATALOG = _kinds(
         "An MX target name has no address",
         "Add an A/AAAA record for the MX target.",
         "identity",
+    ),
+    # -- the audit itself ----------------------------------------------------------------------
+    FindingKind(
+        "WAIVER_EXPIRED",
+        "medium",
+        "A waiver has expired: the finding it covered counts again",
+        "Fix the finding, or renew the waiver (audit_waivers) with a new reason and expiry date.",
+        "audit",
     ),
     # -- SpamAssassin ----------------------------------------------------------------------------
     FindingKind(

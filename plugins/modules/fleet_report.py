@@ -1,0 +1,100 @@
+#!/usr/bin/python
+# Copyright: maildns.audit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fleet_report
+short_description: Write the fleet report of maildns.audit (report.json, junit.xml, summary.md) and judge the gate
+version_added: 0.1.0
+description:
+  - Takes every host's M(maildns.audit.audit_host) result (or nothing, for a host that was not reached), applies
+    the waivers, and writes C(report.json) (schema C(maildns.audit/report), version 1), C(junit.xml) (one test
+    suite per host, one test case per check area; findings are failures, checks that could not run are errors) and
+    C(summary.md) into I(report_dir).
+  - Says whether the gate failed - any unwaived finding at I(fail_on) or worse - without failing itself, so that
+    the playbook can write the report first and fail at the end.
+  - Run it on the controller, delegated to localhost or in a localhost play, as C(playbooks/audit.yml) does.
+author:
+  - maildns.audit contributors
+options:
+  results:
+    description: Audit result per host name; a host without one counts as unreachable.
+    type: dict
+    required: true
+  waivers:
+    description:
+      - Waivers per host name, each a dict with C(id), C(reason) and C(expires) (YYYY-MM-DD). A waived finding stays in
+        the report, marked as waived; an expired waiver is itself a finding (C(WAIVER_EXPIRED)).
+    type: dict
+  report_dir:
+    description: Folder the report files are written to (created when missing).
+    type: path
+    required: true
+  fail_on:
+    description: The severity at which the gate fails; C(none) never fails.
+    type: str
+    choices: [critical, high, medium, low, info, none]
+    default: high
+attributes:
+  check_mode:
+    support: none
+    description: The report is the output of an audit, written in check mode too (run the task with check_mode false).
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Write the report of the hosts in the mailservers group
+  maildns.audit.fleet_report:
+    results: "{{ maildns_results }}"
+    report_dir: reports/latest
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+summary:
+  description: Hosts by status, findings by severity, and the gate (fail_on, failed, hosts).
+  returned: always
+  type: dict
+files:
+  description: The files written.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.maildns.audit.plugins.module_utils.fleet_report import build_report, write_report
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "results": {"type": "dict", "required": True},
+            "waivers": {"type": "dict"},
+            "report_dir": {"type": "path", "required": True},
+            "fail_on": {
+                "type": "str",
+                "choices": ["critical", "high", "medium", "low", "info", "none"],
+                "default": "high",
+            },
+        },
+        supports_check_mode=False,
+    )
+    report = build_report(module.params["results"], module.params["waivers"] or {}, module.params["fail_on"])
+    try:
+        changed = write_report(report, module.params["report_dir"])
+    except OSError as error:
+        module.fail_json(
+            msg=f"cannot write the report into {module.params['report_dir']}: {error}; "
+            "set maildns_report_dir to a writable folder"
+        )
+    module.exit_json(changed=any(changed.values()), summary=report["summary"], files=sorted(changed))
+
+
+if __name__ == "__main__":
+    main()
