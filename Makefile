@@ -11,7 +11,7 @@ BIN       := $(abspath $(VENV)/bin)
 LINK      := .collections/ansible_collections/maildns/audit
 export PATH := $(BIN):$(PATH)
 
-.PHONY: bench-probe docs test deps system-deps venv lint unit integration lab-up lab-down lab-status bench-lab clean
+.PHONY: demo bench-probe docs test deps system-deps venv lint unit integration lab-up lab-down lab-status bench-lab clean
 
 test: deps lint
 	$(PY) -m pytest
@@ -70,3 +70,16 @@ clean: lab-down
 # docs/FINDINGS.md, docs/DNSBLS.md, docs/PUBLIC_RESOLVERS.md from their catalogs
 docs: venv $(LINK)
 	PYTHONPATH=.:.collections $(PY) -m tests.tools.render_docs
+
+# The main job on the built-in default: a lab fleet with one host per known case (tests/lab/scenarios),
+# audited by playbooks/audit.yml; the report goes to reports/demo/, the lab is taken down after.
+DEMO_LAB := --state-dir .lab-demo --prefix mddemo --net 10.235
+demo: deps
+	$(PY) -m tests.lab $(DEMO_LAB) up --all-scenarios
+	ansible-playbook -i .lab-demo/inventory.ini playbooks/audit.yml \
+	  -e maildns_report_dir=$(CURDIR)/reports/demo -e audit_timeout=1 > reports-demo.log 2>&1; \
+	  status=$$?; $(PY) -m tests.lab $(DEMO_LAB) down; \
+	  test -f reports/demo/report.json || { cat reports-demo.log; exit 1; }; \
+	  sed -n '1,/^## /p' reports/demo/summary.md | sed '$$d'; \
+	  echo "Report: reports/demo/ (report.json, junit.xml, summary.md); playbook output: reports-demo.log"; \
+	  if [ $$status -ne 0 ]; then echo "The gate failed, as it should on this fleet of broken hosts."; fi

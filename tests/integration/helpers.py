@@ -23,3 +23,15 @@ def ansible_adhoc(
         )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         return {path.name: json.loads(path.read_text()) for path in Path(tree).iterdir()}
+
+
+def host_tree_digest(state_dir: Path) -> str:
+    """A digest of every lab host's own files (logs, overlay work folders and /root left out)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(state_dir, "hosts").rglob("*")):
+        text = str(path)
+        if path.is_file() and "/log/" not in text and ".work" not in text and "root.upper" not in text:
+            digest.update(text.encode() + path.read_bytes())
+    return digest.hexdigest()

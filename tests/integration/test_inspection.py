@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import smtplib
-from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import ansible_adhoc
+from tests.integration.helpers import ansible_adhoc, host_tree_digest
 
 pytestmark = pytest.mark.lab
 
@@ -130,25 +128,13 @@ def test_mail_rejected_by_an_open_resolver_error_is_counted_from_the_real_log(la
 
 
 def test_check_mode_gives_the_same_and_changes_nothing(lab, inspected) -> None:
-    def tree_digest() -> str:
-        digest = hashlib.sha256()
-        for path in sorted(Path(lab.state_dir, "hosts").rglob("*")):
-            if (
-                path.is_file()
-                and "/log/" not in str(path)
-                and ".work" not in str(path)
-                and "root.upper" not in str(path)
-            ):
-                digest.update(str(path).encode() + path.read_bytes())
-        return digest.hexdigest()
-
-    before = tree_digest()
+    before = host_tree_digest(lab.state_dir)
     for module in MODULES:
         checked = ansible_adhoc(lab.inventory, module, extra=("--check",))
         for host, result in checked.items():
             assert finding_ids(result) == finding_ids(inspected[module][host]), (module, host)
             assert result["changed"] is False
-    assert tree_digest() == before
+    assert host_tree_digest(lab.state_dir) == before
 
 
 def test_a_host_without_postfix_is_unknown_with_the_reason(lab) -> None:

@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=SCENARIO",
         help="one host with a given scenario (repeatable; replaces --hosts)",
     )
+    up.add_argument("--all-scenarios", action="store_true", help="one host per scenario, named after it (the demo)")
     commands.add_parser("down", help="stop every lab process, delete namespaces and links")
     commands.add_parser("status", help="list the hosts of the running lab")
     commands.add_parser("scenarios", help="list the scenario files")
@@ -37,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     lab = Lab(args.state_dir, LabNetwork(args.prefix, args.net))
     try:
         if args.command == "up":
-            if args.fleet:
+            if args.all_scenarios:
+                fleet = [(name.replace("_", "-"), name) for name in available_scenarios()]
+            elif args.fleet:
                 fleet = fleet_from_file(args.fleet)
             elif args.host:
                 fleet = [tuple(item.split("=", 1)) for item in args.host]

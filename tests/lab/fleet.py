@@ -213,9 +213,9 @@ class Lab:
         if not fleet:
             raise LabError("a lab needs at least one host")
         names = [name for name, _ in fleet]
-        bad = [name for name in names if not re.fullmatch(r"[a-z][a-z0-9-]{0,20}", name)]
+        bad = [name for name in names if not re.fullmatch(r"[a-z][a-z0-9-]{0,39}", name)]
         if bad or len(set(names)) != len(names):
-            raise LabError(f"host names must be unique, lower-case, 1-21 chars: {bad or names}")
+            raise LabError(f"host names must be unique, lower-case, 1-40 chars: {bad or names}")
         self.down()
         if self.state_dir.exists():
             shutil.rmtree(self.state_dir)

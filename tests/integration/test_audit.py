@@ -1,0 +1,121 @@
+"""playbooks/audit.yml on the lab fleet, as a user runs it: report, gate, waivers, --check, unreachable hosts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, TEST_FLEET
+from tests.integration.helpers import host_tree_digest
+
+pytestmark = pytest.mark.lab
+
+GHOST = "ghost"  # in the inventory, on a lab address where nothing answers
+
+
+def run_audit(lab, tmp_path: Path, name: str, *extra: str) -> tuple[subprocess.CompletedProcess, dict, Path]:
+    inventory = tmp_path / f"{name}.ini"
+    text = lab.inventory.read_text().replace(
+        "[mailservers]\n", f"[mailservers]\n{GHOST} ansible_host={lab.network.net}.250.250\n", 1
+    )
+    text = text.replace(
+        "mx16 ansible_host",
+        'mx16 audit_waivers=\'[{"id": "MX_IS_IP_LITERAL", "reason": "moving DNS", '
+        '"expires": "2099-12-31"}, {"id": "PTR_MISSING", "reason": "old", "expires": "2020-01-01"}]\' '
+        "ansible_host",
+        1,
+    )
+    inventory.write_text(text)
+    report_dir = tmp_path / name
+    result = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            str(inventory),
+            "playbooks/audit.yml",
+            "-e",
+            f"maildns_report_dir={report_dir}",
+            "-e",
+            "audit_timeout=1",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    report = json.loads((report_dir / "report.json").read_text())
+    return result, report, report_dir
+
+
+@pytest.fixture(scope="module")
+def audited(lab, tmp_path_factory):
+    return run_audit(lab, tmp_path_factory.mktemp("audit"), "run")
+
+
+def by_host(report: dict) -> dict:
+    return {host["host"]: host for host in report["hosts"]}
+
+
+def ids(host: dict) -> list[str]:
+    return sorted({f["id"] for f in host["findings"] if not f["waived"]} - {"MAIL_REJECTED_BY_DNSBL_ERROR"})
+
+
+def test_the_gate_fails_after_the_report_is_written(audited) -> None:
+    result, report, _ = audited
+    assert result.returncode == 2, result.stdout[-3000:]
+    assert "Findings of severity high or worse on" in result.stdout
+    assert report["summary"]["gate"]["failed"] is True
+    assert report["schema"] == "maildns.audit/report" and report["version"] == 1
+
+
+def test_every_host_is_in_the_report_and_the_healthy_one_is_clean(audited) -> None:
+    _, report, _ = audited
+    hosts = by_host(report)
+    assert set(hosts) == {name for name, _ in TEST_FLEET} | {GHOST}
+    assert (hosts["mx01"]["status"], hosts["mx01"]["findings"]) == ("ok", [])
+
+
+def test_an_unreachable_host_is_unknown_with_the_reason(audited) -> None:
+    _, report, _ = audited
+    ghost = by_host(report)[GHOST]
+    assert ghost["status"] == "unreachable"
+    assert "ssh" in ghost["reason"].lower() or "unreachable" in ghost["reason"].lower()
+    assert report["summary"]["unreachable"] == 1
+
+
+def test_scenario_findings_reach_the_report(audited) -> None:
+    _, report, _ = audited
+    hosts = by_host(report)
+    assert "DNSBL_RESOLVER_REFUSED" in ids(hosts["mx02"])
+    assert "DNSBL_LISTS_THE_WORLD" in ids(hosts["mx12"])
+    assert ids(hosts["mx13"]) == ["PTR_MISSING"]
+    assert "SPAMASSASSIN_DNS_SERVER_PUBLIC" in ids(hosts["mx09"])
+
+
+def test_waivers_are_shown_and_expired_ones_are_findings(audited) -> None:
+    _, report, _ = audited
+    mx16 = by_host(report)["mx16"]
+    [waived] = [f for f in mx16["findings"] if f["waived"]]
+    assert waived["id"] == "MX_IS_IP_LITERAL" and waived["waiver"]["reason"] == "moving DNS"
+    assert ids(mx16) == ["WAIVER_EXPIRED"]
+
+
+def test_junit_has_a_suite_per_host(audited) -> None:
+    _, report, report_dir = audited
+    root = ElementTree.parse(report_dir / "junit.xml").getroot()
+    assert {suite.get("name") for suite in root} == set(by_host(report))
+    assert int(root.get("failures")) > 0 and int(root.get("errors")) >= 1
+
+
+def test_check_mode_gives_the_same_findings_and_changes_no_host(lab, audited, tmp_path) -> None:
+    _, report, _ = audited
+    before = host_tree_digest(lab.state_dir)
+    result, checked, _ = run_audit(lab, tmp_path, "check", "--check")
+    assert result.returncode == 2
+    assert host_tree_digest(lab.state_dir) == before
+    assert {h: ids(v) for h, v in by_host(checked).items()} == {h: ids(v) for h, v in by_host(report).items()}
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[1].split("localhost")[0]

@@ -1,0 +1,106 @@
+"""The fleet report: statuses, waivers, the gate, and the JUnit and Markdown renderings."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import xml.etree.ElementTree as ElementTree
+
+from ansible_collections.maildns.audit.plugins.module_utils.findings import Finding
+from ansible_collections.maildns.audit.plugins.module_utils.fleet_report import (
+    build_report,
+    render_junit,
+    render_markdown,
+    write_report,
+)
+
+TODAY = datetime.date(2026, 11, 23)
+
+
+def result(*ids: str, unknown: str = "") -> dict:
+    checks = [
+        {"name": "resolver: resolv_conf", "status": "ok", "reason": ""},
+        {"name": "dnsbl: dnsbl_probe", "status": "unknown" if unknown else "ok", "reason": unknown},
+    ]
+    findings = [
+        dict(Finding(i, {"file": "/etc/x"}).as_dict(), area="resolver" if "RESOLV" in i else "dnsbl") for i in ids
+    ]
+    return {"findings": findings, "checks": checks, "status": "unknown" if unknown else "ok"}
+
+
+RESULTS = {
+    "good": result(),
+    "bad": result("RESOLV_CONF_PUBLIC_NAMESERVER", "DNSBL_UNREACHABLE"),
+    "medium": result("DNSBL_UNREACHABLE"),
+    "blind": result(unknown="no dnspython"),
+    "gone": {"unreachable": True, "msg": "Failed to connect to the host via ssh: Connection timed out"},
+    "never": {},
+}
+
+
+def test_statuses_and_reasons() -> None:
+    report = build_report(RESULTS, {}, "high", TODAY)
+    hosts = {host["host"]: host for host in report["hosts"]}
+    assert {name: host["status"] for name, host in hosts.items()} == {
+        "good": "ok",
+        "bad": "findings",
+        "medium": "findings",
+        "blind": "unknown",
+        "gone": "unreachable",
+        "never": "unreachable",
+    }
+    assert "Connection timed out" in hosts["gone"]["reason"]
+    assert hosts["blind"]["reason"] == "dnsbl: dnsbl_probe: no dnspython"
+    assert hosts["bad"]["worst_severity"] == "critical"
+    assert report["hosts"][0]["host"] == "bad"  # worst first
+    assert report["summary"]["gate"] == {"fail_on": "high", "failed": True, "hosts": ["bad"]}
+
+
+def test_gate_levels() -> None:
+    assert build_report(RESULTS, {}, "medium", TODAY)["summary"]["gate"]["hosts"] == ["bad", "medium"]
+    assert build_report(RESULTS, {}, "none", TODAY)["summary"]["gate"]["failed"] is False
+
+
+def test_waivers_keep_findings_visible_and_expired_ones_are_findings() -> None:
+    waivers = {
+        "bad": [{"id": "RESOLV_CONF_PUBLIC_NAMESERVER", "reason": "migrating to unbound", "expires": "2026-12-31"}],
+        "medium": [{"id": "DNSBL_UNREACHABLE", "reason": "list under test", "expires": "2026-11-01"}],
+    }
+    report = build_report(RESULTS, waivers, "high", TODAY)
+    hosts = {host["host"]: host for host in report["hosts"]}
+    waived = [f for f in hosts["bad"]["findings"] if f["waived"]]
+    assert [f["id"] for f in waived] == ["RESOLV_CONF_PUBLIC_NAMESERVER"]
+    assert waived[0]["waiver"] == {"reason": "migrating to unbound", "expires": "2026-12-31"}
+    assert report["summary"]["gate"]["hosts"] == []  # the critical one is waived; the rest is medium
+    ids = sorted(f["id"] for f in hosts["medium"]["findings"])
+    assert ids == ["DNSBL_UNREACHABLE", "WAIVER_EXPIRED"]
+    assert not any(f["waived"] for f in hosts["medium"]["findings"])
+
+
+def test_junit_has_a_case_per_host_and_area_with_failures_and_errors() -> None:
+    report = build_report(RESULTS, {}, "high", TODAY)
+    root = ElementTree.fromstring(render_junit(report))
+    assert root.tag == "testsuites"
+    suites = {suite.get("name"): suite for suite in root}
+    assert set(suites) == set(RESULTS)
+    bad_cases = {case.get("name"): case for case in suites["bad"]}
+    assert set(bad_cases) == {"bad: resolver", "bad: dnsbl"}
+    assert bad_cases["bad: resolver"].find("failure").get("message") == "RESOLV_CONF_PUBLIC_NAMESERVER"
+    assert suites["blind"].find("testcase[@name='blind: dnsbl']/error") is not None
+    assert suites["gone"].find("testcase/error").get("type") == "unreachable"
+    assert int(root.get("tests")) == sum(int(s.get("tests")) for s in root)
+    assert suites["good"].get("failures") == "0" and suites["good"].get("errors") == "0"
+
+
+def test_markdown_names_every_host_and_the_gate() -> None:
+    text = render_markdown(build_report(RESULTS, {}, "high", TODAY))
+    assert "**failed** on bad" in text
+    for host in RESULTS:
+        assert f"| {host} |" in text
+
+
+def test_writing_twice_changes_nothing_the_second_time(tmp_path) -> None:
+    first = write_report(build_report(RESULTS, {}, "high", TODAY), str(tmp_path))
+    second = write_report(build_report(RESULTS, {}, "high", TODAY), str(tmp_path))
+    assert all(first.values()) and not any(second.values())
+    assert json.loads((tmp_path / "report.json").read_text())["schema"] == "maildns.audit/report"
