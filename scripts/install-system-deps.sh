@@ -14,6 +14,7 @@ PACKAGES=(
   bind9-dnsutils                  # dig, for tests and for people poking at the lab
   iproute2 procps psmisc          # ip netns/link, pkill, fuser
   python3 python3-venv python3-dnspython      # the managed-host Python the modules run on in the lab
+  chromium                        # renders report.html headless for its screenshot test
 )
 
 missing=()

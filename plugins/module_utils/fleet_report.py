@@ -11,8 +11,10 @@ report.json schema "maildns.audit/report" version 1 (docs/REPORT.md describes ev
 from __future__ import annotations
 
 import datetime
+import html
 import json
 import os
+import re
 import xml.etree.ElementTree as ElementTree
 
 from ansible_collections.maildns.audit.plugins.module_utils.findings import SEVERITIES, Finding
@@ -213,13 +215,102 @@ def render_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+_CSS = """
+body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2330;background:#f5f6f8}
+header{background:#1d2330;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}
+main{padding:20px 28px;max-width:1200px}.cards{display:flex;gap:12px;flex-wrap:wrap;margin:8px 0 18px}
+.card{background:#fff;border-radius:8px;padding:12px 16px;min-width:110px;box-shadow:0 1px 2px #0002}
+.card b{display:block;font-size:26px}.gate{padding:10px 14px;border-radius:8px;margin-bottom:18px;font-weight:600}
+.gate.failed{background:#fde2e1;color:#8b1c13}.gate.passed{background:#dcf5e3;color:#14532d}
+table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px #0002}
+th,td{text-align:left;padding:7px 10px;border-bottom:1px solid #e5e7eb;vertical-align:top}
+.sev{display:inline-block;border-radius:4px;padding:1px 7px;font-size:12px;font-weight:700;color:#fff}
+.critical{background:#9b1c1c}.high{background:#d9480f}.medium{background:#b7791f}.low{background:#2b6cb0}
+.info{background:#4a5568}.ok{background:#2f855a}.unknown,.unreachable{background:#6b46c1}.findings{background:#444}
+details{background:#fff;margin:10px 0;border-radius:8px;box-shadow:0 1px 2px #0002;padding:8px 14px}
+summary{cursor:pointer;font-weight:600}.finding{border-top:1px solid #eee;padding:8px 0}
+code,pre{font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;background:#f1f3f5;border-radius:4px}
+pre{padding:8px;white-space:pre-wrap;word-break:break-all}.waived{opacity:.6}
+"""
+
+
+def _badge(text: str | None, kind: str | None = None) -> str:
+    return f'<span class="sev {html.escape(kind or text or "ok")}">{html.escape(text or "-")}</span>'
+
+
+def render_html(report: dict) -> str:
+    """report.html: one file, no external assets, readable at a glance."""
+    e = html.escape
+    summary = report["summary"]
+    gate = summary["gate"]
+    cards = [
+        ("hosts", summary["hosts"]),
+        ("ok", summary["ok"]),
+        ("with findings", summary["with_findings"]),
+        ("unknown", summary["unknown"]),
+        ("unreachable", summary["unreachable"]),
+    ]
+    cards += [(severity, summary["findings_by_severity"].get(severity, 0)) for severity in SEVERITIES]
+    gate_text = (
+        f"Gate failed: findings of severity {gate['fail_on']} or worse on " + ", ".join(gate["hosts"])
+        if gate["failed"]
+        else f"Gate passed (fails on {gate['fail_on']} and worse)"
+    )
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>maildns.audit fleet report</title><style>{_CSS}</style></head><body>",
+        f"<header><h1>maildns.audit fleet report</h1><div>generated {e(report['generated'])}</div></header><main>",
+        "<section id='fleet-summary'><h2>Fleet summary</h2><div class='cards'>",
+        *(f"<div class='card'><b>{count}</b>{e(label)}</div>" for label, count in cards),
+        "</div>",
+        f"<div class='gate {'failed' if gate['failed'] else 'passed'}'>{e(gate_text)}</div></section>",
+        "<section><h2>Hosts by worst severity</h2><table><tr><th>host</th><th>status</th><th>worst</th>"
+        "<th>findings</th></tr>",
+    ]
+    for host in report["hosts"]:
+        ids = ", ".join(sorted({f["id"] for f in host["findings"] if not f["waived"]})) or "-"
+        parts.append(
+            f"<tr><td><a href='#host-{e(host['host'])}'>{e(host['host'])}</a></td>"
+            f"<td>{_badge(host['status'])}</td><td>{_badge(host['worst_severity'])}</td>"
+            f"<td>{e(ids)}</td></tr>"
+        )
+    parts.append("</table></section><section><h2>Findings</h2>")
+    for host in report["hosts"]:
+        opened = " open" if host["worst_severity"] in ("critical", "high") else ""
+        parts.append(
+            f"<details id='host-{e(host['host'])}'{opened}><summary>{e(host['host'])} "
+            f"{_badge(host['status'])} {_badge(host['worst_severity'])}</summary>"
+        )
+        if host["reason"]:
+            parts.append(f"<p>Not known: {e(host['reason'])}</p>")
+        for finding in host["findings"]:
+            waived = (
+                f" <em>waived until {e(finding['waiver']['expires'])}: {e(finding['waiver']['reason'])}</em>"
+                if finding["waived"]
+                else ""
+            )
+            parts.append(
+                f"<div class='finding{' waived' if finding['waived'] else ''}'>{_badge(finding['severity'])} "
+                f"<code>{e(finding['id'])}</code> {e(finding['title'])}{waived}"
+                f"<pre>{e(json.dumps(finding['evidence'], indent=1, sort_keys=True))}</pre>"
+                f"<div><b>Fix:</b> {e(finding['fix'])}</div></div>"
+            )
+        if not host["findings"] and not host["reason"]:
+            parts.append("<p>No findings.</p>")
+        parts.append("</details>")
+    parts.append("</section></main></body></html>")
+    return "\n".join(parts) + "\n"
+
+
 def write_report(report: dict, directory: str) -> dict:
-    """Write the three files; {path: changed}."""
+    """Write the report files; {path: changed}."""
     os.makedirs(directory, exist_ok=True)
     outputs = {
         "report.json": json.dumps(report, indent=1, sort_keys=True) + "\n",
         "junit.xml": render_junit(report),
         "summary.md": render_markdown(report),
+        "report.html": render_html(report),
     }
     changed = {}
     for name, text in outputs.items():
@@ -234,6 +325,10 @@ def write_report(report: dict, directory: str) -> dict:
             old_report = json.loads(old) if old.strip() else {}
             old_report["generated"] = report["generated"]
             old = json.dumps(old_report, indent=1, sort_keys=True) + "\n"
+        elif name == "report.html" and old is not None:
+            old = re.sub(
+                r"<div>generated [^<]*</div>", f"<div>generated {html.escape(report['generated'])}</div>", old, count=1
+            )
         changed[path] = old != text
         with open(path, "w") as handle:
             handle.write(text)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: fleet_report
-short_description: Write the fleet report of maildns.audit (report.json, junit.xml, summary.md) and judge the gate
+short_description: Write the fleet report of maildns.audit (JSON, JUnit, Markdown, HTML) and judge the gate
 version_added: 0.1.0
 description:
   - Takes every host's M(maildns.audit.audit_host) result (or nothing, for a host that was not reached), applies
     the waivers, and writes C(report.json) (schema C(maildns.audit/report), version 1), C(junit.xml) (one test
-    suite per host, one test case per check area; findings are failures, checks that could not run are errors) and
-    C(summary.md) into I(report_dir).
+    suite per host, one test case per check area; findings are failures, checks that could not run are errors),
+    C(summary.md) and a self-contained C(report.html) (no external assets) into I(report_dir).
   - Says whether the gate failed - any unwaived finding at I(fail_on) or worse - without failing itself, so that
     the playbook can write the report first and fail at the end.
   - Run it on the controller, delegated to localhost or in a localhost play, as C(playbooks/audit.yml) does.

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import xml.etree.ElementTree as ElementTree
 
 from ansible_collections.maildns.audit.plugins.module_utils.findings import Finding
 from ansible_collections.maildns.audit.plugins.module_utils.fleet_report import (
     build_report,
+    render_html,
     render_junit,
     render_markdown,
     write_report,
@@ -104,3 +106,17 @@ def test_writing_twice_changes_nothing_the_second_time(tmp_path) -> None:
     second = write_report(build_report(RESULTS, {}, "high", TODAY), str(tmp_path))
     assert all(first.values()) and not any(second.values())
     assert json.loads((tmp_path / "report.json").read_text())["schema"] == "maildns.audit/report"
+
+
+def test_html_is_self_contained_escaped_and_shows_the_fleet_summary() -> None:
+    results = dict(RESULTS)
+    evil = result("DNSBL_UNREACHABLE")
+    evil["findings"][0]["evidence"] = {"detail": "<script>alert(1)</script>"}
+    results["evil"] = evil
+    text = render_html(build_report(results, {}, "high", TODAY))
+    assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert not re.search(r"""(src|href)\\s*=\\s*['"]?(https?:|//)""", text, re.IGNORECASE)
+    assert "<link" not in text and "@import" not in text
+    assert "Fleet summary" in text and "Gate failed" in text
+    for host in results:
+        assert f"id='host-{host}'" in text
