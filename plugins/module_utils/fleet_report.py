@@ -179,9 +179,8 @@ def _area_of(finding: dict) -> str:
 
 def render_markdown(report: dict) -> str:
     summary = report["summary"]
-    severities = ", ".join(
-        f"{count} {severity}" for severity, count in summary["findings_by_severity"].items() if count
-    )
+    counts = summary["findings_by_severity"]
+    severities = ", ".join(f"{counts[severity]} {severity}" for severity in SEVERITIES if counts.get(severity))
     lines = [
         "# maildns.audit fleet report",
         "",
