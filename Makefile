@@ -11,7 +11,7 @@ BIN       := $(abspath $(VENV)/bin)
 LINK      := .collections/ansible_collections/maildns/audit
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo bench-probe docs test deps system-deps venv lint unit integration lab-up lab-down lab-status bench-lab clean
+.PHONY: demo bench-fleet bench-probe docs test deps system-deps venv lint unit integration lab-up lab-down lab-status bench-lab clean
 
 test: deps lint
 	$(PY) -m pytest
@@ -58,6 +58,10 @@ lab-status: venv
 
 bench-lab: deps
 	$(PY) bench/lab_up.py 10 50
+
+# playbooks/audit.yml beside ansible -m ping on 10, 25 and 50 lab hosts
+bench-fleet: deps
+	$(PY) bench/fleet_bench.py 10 25 50
 
 # the DNSBL probe beside check_rbl 1.7 and a sequential dnspython loop (installs check_rbl)
 bench-probe: deps

@@ -1,0 +1,81 @@
+"""playbooks/audit.yml on 10, 25 and 50 lab hosts beside `ansible -m ping` on the same hosts.
+
+    sudo .venv/bin/python bench/fleet_bench.py 10 25 50        (or: make bench-fleet)
+
+For each size: bring up a lab of that many hosts (default fleet: the scenarios in turn; prefix mdflt,
+net 10.236, so a lab brought up by hand is left alone), time `ansible all -m ping -f 50`, then
+`ansible-playbook playbooks/audit.yml -f 50` (audit_timeout=1, gate off), both with the lab
+inventory's SSH settings (ControlPersist masters in the lab's cp/ folder, pipelining on), then take
+the lab down. Prints the ratio audit/ping and the per-host slope between sizes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+STATE = REPO / ".lab-fleet-bench"
+LAB = [sys.executable, "-m", "tests.lab", "--state-dir", str(STATE), "--prefix", "mdflt", "--net", "10.236"]
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
+
+
+def timed(argv: list[str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(argv, cwd=REPO, env=ENV, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    if os.geteuid() != 0:
+        print("bench/fleet_bench.py needs root (it builds a lab)", file=sys.stderr)
+        return 1
+    sizes = [int(arg) for arg in sys.argv[1:]] or [10, 25, 50]
+    rows = []
+    print(f"cores: {os.cpu_count()}; {time.strftime('%Y-%m-%d')}; pipelining on, ControlPersist on")
+    print("| hosts | ping (s) | audit.yml (s) | audit / ping | audit per host (s) |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as reports:
+        for count in sizes:
+            subprocess.run([*LAB, "up", "--hosts", str(count)], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+            try:
+                inventory = str(STATE / "inventory.ini")
+                ping = timed([str(BIN / "ansible"), "-i", inventory, "all", "-m", "ansible.builtin.ping", "-f", "50"])
+                audit = timed(
+                    [
+                        str(BIN / "ansible-playbook"),
+                        "-i",
+                        inventory,
+                        "playbooks/audit.yml",
+                        "-f",
+                        "50",
+                        "-e",
+                        f"maildns_report_dir={reports}/{count}",
+                        "-e",
+                        "audit_timeout=1",
+                        "-e",
+                        "maildns_fail_on=none",
+                    ]
+                )
+            finally:
+                subprocess.run([*LAB, "down"], cwd=REPO, check=False, stdout=subprocess.DEVNULL)
+            rows.append((count, ping, audit))
+            print(f"| {count} | {ping:.2f} | {audit:.2f} | {audit / ping:.2f} | {audit / count:.3f} |", flush=True)
+    if len(rows) > 1:
+        (n1, p1, a1), (n2, p2, a2) = rows[0], rows[-1]
+        print(
+            f"\nslope {n1}->{n2} hosts: ping {(p2 - p1) / (n2 - n1):.3f} s/host, "
+            f"audit {(a2 - a1) / (n2 - n1):.3f} s/host"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
