@@ -7,12 +7,18 @@ Private to the collection. Runs on managed hosts: Python 3.8 syntax.
 
 from __future__ import annotations
 
+import shutil
+
+from ansible_collections.maildns.audit.plugins.module_utils.files import HostFiles
 from ansible_collections.maildns.audit.plugins.module_utils.inspect_host import (
+    NOT_READ,
     inspect_postfix,
     inspect_resolver_path,
     inspect_spamassassin,
+    load_postfix,
 )
 from ansible_collections.maildns.audit.plugins.module_utils.probe_host import identity_host, probe_host
+from ansible_collections.maildns.audit.plugins.module_utils.spamassassin_config import read_spamassassin
 
 CHECKS = ("resolver", "postfix", "spamassassin", "dnsbl", "identity")
 
@@ -28,12 +34,29 @@ def audit_host(
 ) -> dict:
     """{facts: {area: ...}, findings: [...], checks: [...] (names prefixed with the area), status}."""
     wanted = list(checks or CHECKS)
+    # Read the host once (postconf, SpamAssassin's files and version); every part judges the same model.
+    files = HostFiles(root)
+    postfix = load_postfix(files, postfix_config_directory)
+    spamassassin = (
+        read_spamassassin(files, None, shutil.which("spamassassin")) if "spamassassin" in wanted else NOT_READ
+    )
     runs = {
-        "resolver": lambda: inspect_resolver_path(root, postfix_config_directory),
-        "postfix": lambda: inspect_postfix(root, postfix_config_directory),
-        "spamassassin": lambda: inspect_spamassassin(root),
-        "dnsbl": lambda: probe_host(root, lists, outbound_ips, timeout, True, postfix_config_directory),
-        "identity": lambda: identity_host(root, outbound_ips, domains, None, timeout, postfix_config_directory),
+        "resolver": lambda: inspect_resolver_path(root, postfix_config_directory, postfix=postfix),
+        "postfix": lambda: inspect_postfix(root, postfix_config_directory, postfix=postfix),
+        "spamassassin": lambda: inspect_spamassassin(root, spamassassin=spamassassin),
+        "dnsbl": lambda: probe_host(
+            root,
+            lists,
+            outbound_ips,
+            timeout,
+            True,
+            postfix_config_directory,
+            postfix=postfix,
+            spamassassin=spamassassin,
+        ),
+        "identity": lambda: identity_host(
+            root, outbound_ips, domains, None, timeout, postfix_config_directory, postfix=postfix
+        ),
     }
     facts: dict = {}
     findings: list = []

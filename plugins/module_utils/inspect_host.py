@@ -18,7 +18,7 @@ from ansible_collections.maildns.audit.plugins.module_utils.files import HostFil
 from ansible_collections.maildns.audit.plugins.module_utils.findings import Check, Finding
 from ansible_collections.maildns.audit.plugins.module_utils.judge import judge_postfix, judge_spamassassin
 from ansible_collections.maildns.audit.plugins.module_utils.mail_log import LOG_MAX_BYTES, read_rejections
-from ansible_collections.maildns.audit.plugins.module_utils.postfix_config import config_from_files, read_postfix
+from ansible_collections.maildns.audit.plugins.module_utils.postfix_config import PostfixConfig, read_postfix
 from ansible_collections.maildns.audit.plugins.module_utils.resolver_path import (
     judge_resolver_path,
     read_resolver_path,
@@ -44,13 +44,31 @@ def find_postconf(postconf_path: str | None = None) -> str | None:
     )
 
 
-def inspect_resolver_path(root: str = "/", postfix_config_directory: str = "/etc/postfix") -> dict:
+# "Not read yet": a caller that already holds a model (audit_host) passes it, so that a host is
+# read once per audit; None means "read, and not there".
+NOT_READ = object()
+
+
+def load_postfix(
+    files: HostFiles,
+    config_directory: str = "/etc/postfix",
+    use_postconf: bool = True,
+    postconf_path: str | None = None,
+) -> PostfixConfig | None:
+    """The one reader of a host's Postfix configuration; None when Postfix is not configured there."""
+    if not files.exists(f"{config_directory}/main.cf"):
+        return None  # postconf without a main.cf is a package leftover, not a configured Postfix
+    # postconf reads the real /etc: under another root (a corpus folder) the files are the truth.
+    postconf = find_postconf(postconf_path) if use_postconf and files.root in ("", "/") else None
+    return read_postfix(files, postconf, config_directory, hostname=socket.gethostname())
+
+
+def inspect_resolver_path(
+    root: str = "/", postfix_config_directory: str = "/etc/postfix", postfix: object = NOT_READ
+) -> dict:
     files = HostFiles(root)
-    postfix = (
-        config_from_files(files, postfix_config_directory)
-        if files.exists(f"{postfix_config_directory}/main.cf")
-        else None
-    )
+    if postfix is NOT_READ:
+        postfix = load_postfix(files, postfix_config_directory)
     queue_directory = (
         postfix.parameters.get("queue_directory", "/var/spool/postfix") if postfix else "/var/spool/postfix"
     )
@@ -67,15 +85,14 @@ def inspect_postfix(
     scan_log: bool = True,
     log_file: str | None = None,
     log_max_bytes: int = LOG_MAX_BYTES,
+    postfix: object = NOT_READ,
 ) -> dict:
     files = HostFiles(root)
     checks = []
-    postconf = find_postconf(postconf_path) if use_postconf else None
-    if not files.exists(f"{config_directory}/main.cf"):
-        # postconf without a main.cf is a package leftover, not a configured Postfix
+    config = load_postfix(files, config_directory, use_postconf, postconf_path) if postfix is NOT_READ else postfix
+    if config is None:
         checks.append(Check("postfix_config", "unknown", f"no Postfix here: {config_directory}/main.cf does not exist"))
         return dict(_result("postfix", None, [], checks), installed=False)
-    config = read_postfix(files, postconf, config_directory, hostname=socket.gethostname())
     findings: list = []
     fatal = [problem for problem in config.problems if "main.cf" in problem]
     if fatal:
@@ -98,11 +115,15 @@ def inspect_postfix(
 
 
 def inspect_spamassassin(
-    root: str = "/", site_directory: str | None = None, spamassassin_path: str | None = None
+    root: str = "/",
+    site_directory: str | None = None,
+    spamassassin_path: str | None = None,
+    spamassassin: object = NOT_READ,
 ) -> dict:
     files = HostFiles(root)
-    binary = spamassassin_path or shutil.which("spamassassin")
-    config = read_spamassassin(files, site_directory, binary)
+    if spamassassin is NOT_READ:
+        spamassassin = read_spamassassin(files, site_directory, spamassassin_path or shutil.which("spamassassin"))
+    config = spamassassin
     if config is None:
         where = site_directory or " or ".join(("/etc/spamassassin", "/etc/mail/spamassassin"))
         checks = [Check("spamassassin_config", "unknown", f"no SpamAssassin configuration in {where}")]

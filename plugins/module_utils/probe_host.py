@@ -21,8 +21,7 @@ from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_probe import (
 )
 from ansible_collections.maildns.audit.plugins.module_utils.files import HostFiles
 from ansible_collections.maildns.audit.plugins.module_utils.findings import Check
-from ansible_collections.maildns.audit.plugins.module_utils.inspect_host import find_postconf
-from ansible_collections.maildns.audit.plugins.module_utils.postfix_config import read_postfix
+from ansible_collections.maildns.audit.plugins.module_utils.inspect_host import NOT_READ, load_postfix
 from ansible_collections.maildns.audit.plugins.module_utils.rdns_probe import probe_identity
 from ansible_collections.maildns.audit.plugins.module_utils.resolver_path import read_resolver_path
 from ansible_collections.maildns.audit.plugins.module_utils.spamassassin_config import (
@@ -125,16 +124,15 @@ def probe_host(
     timeout: float = 3.0,
     check_outbound: bool = True,
     postfix_config_directory: str = "/etc/postfix",
+    postfix: object = NOT_READ,
+    spamassassin: object = NOT_READ,
 ) -> dict:
     files = HostFiles(root)
     checks = []
-    postconf = find_postconf()
-    postfix = (
-        read_postfix(files, postconf, postfix_config_directory)
-        if files.exists(f"{postfix_config_directory}/main.cf")
-        else None
-    )
-    spamassassin = read_spamassassin(files)
+    if postfix is NOT_READ:
+        postfix = load_postfix(files, postfix_config_directory)
+    if spamassassin is NOT_READ:
+        spamassassin = read_spamassassin(files)
     zones = host_zones(postfix, spamassassin, lists or [])
     engine = dns_engine.engine_name()
     if engine == "dnspython":
@@ -202,15 +200,12 @@ def identity_host(
     helo_name: str | None = None,
     timeout: float = 3.0,
     postfix_config_directory: str = "/etc/postfix",
+    postfix: object = NOT_READ,
 ) -> dict:
     """What maildns.audit.rdns_probe returns."""
     files = HostFiles(root)
-    postconf = find_postconf()
-    postfix = (
-        read_postfix(files, postconf, postfix_config_directory)
-        if files.exists(f"{postfix_config_directory}/main.cf")
-        else None
-    )
+    if postfix is NOT_READ:
+        postfix = load_postfix(files, postfix_config_directory)
     checks = []
     if dns_engine.engine_name() != "dnspython":
         checks.append(

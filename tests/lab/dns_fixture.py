@@ -228,11 +228,21 @@ class FixtureServer:
             def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
                 server._spawn(server._reply_udp(data, addr))
 
-        transport, _ = await loop.create_datagram_endpoint(_Udp, local_addr=(self.address, self.port))
-        self._udp = transport
-        self.port = transport.get_extra_info("sockname")[1]
-        self._tcp = await asyncio.start_server(self._serve_tcp, self.address, self.port)
-        return self.port
+        wanted = self.port
+        # With port 0 the kernel picks a free UDP port, which TCP may already use elsewhere: try again.
+        for _ in range(50 if wanted == 0 else 1):
+            transport, _ = await loop.create_datagram_endpoint(_Udp, local_addr=(self.address, wanted))
+            port = transport.get_extra_info("sockname")[1]
+            try:
+                self._tcp = await asyncio.start_server(self._serve_tcp, self.address, port)
+            except OSError:
+                transport.close()
+                if wanted != 0:
+                    raise
+                continue
+            self._udp, self.port = transport, port
+            return port
+        raise OSError(f"no port free for both UDP and TCP on {self.address}")
 
     def _spawn(self, coroutine) -> None:  # type: ignore[no-untyped-def]
         task = asyncio.ensure_future(coroutine)

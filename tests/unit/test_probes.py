@@ -169,7 +169,6 @@ def test_without_dnspython_the_probe_falls_back_to_libc_and_says_so(tmp_path, mo
 
     monkeypatch.setattr(dns_engine, "HAS_DNSPYTHON", False)
     monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
-    monkeypatch.setattr(probe_host, "find_postconf", lambda: None)
     result = probe_host.probe_host(str(tmp_path), outbound_ips=["192.0.2.7"], timeout=0.5)
     assert result["engine"] == "libc" and result["status"] == "unknown"
     assert "dnspython is not installed" in result["checks"][0]["reason"]
