@@ -40,7 +40,11 @@ if [[ ! -e $policy ]]; then
   chmod 755 "$policy"
   created_policy=1
 fi
-cleanup() { [[ $created_policy -eq 1 ]] && rm -f "$policy"; }
+# An `&&` list as the trap's last command would become the script's exit status when the machine
+# already had a policy-rc.d (Debian container images ship one): use `if`, so a good install exits 0.
+cleanup() {
+  if [[ $created_policy -eq 1 ]]; then rm -f "$policy"; fi
+}
 trap cleanup EXIT
 
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
@@ -48,3 +52,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "system packages: done"
+exit 0
