@@ -45,6 +45,7 @@ TEST_FLEET = [
     ("mx15", "helo_mismatch"),
     ("mx16", "mx_ip_literal"),
     ("mx17", "generic_ptr"),
+    ("mx18", "no_postfix"),
 ]
 TEST_LAB_PREFIX, TEST_LAB_NET = "mdtst", "10.232"
 

@@ -148,6 +148,7 @@ EXACT = {
     "mx15": ["HELO_NAME_DOES_NOT_RESOLVE", "HELO_NOT_PTR_NAME"],
     "mx16": ["WAIVER_EXPIRED"],  # MX_IS_IP_LITERAL is waived
     "mx17": ["HELO_NOT_PTR_NAME", "PTR_LOOKS_GENERIC"],
+    "mx18": [],
     GHOST: [],
 }
 
@@ -155,3 +156,10 @@ EXACT = {
 def test_every_host_has_exactly_its_expected_findings(audited) -> None:
     _, report, _ = audited
     assert {host: ids(entry) for host, entry in by_host(report).items()} == EXACT
+
+
+def test_a_host_without_postfix_is_unknown_with_the_reason(audited) -> None:
+    _, report, _ = audited
+    host = by_host(report)["mx18"]
+    assert host["status"] == "unknown"
+    assert "postfix: postfix_config: no Postfix here: /etc/postfix/main.cf does not exist" in host["reason"]

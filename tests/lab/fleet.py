@@ -29,6 +29,7 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -296,6 +297,13 @@ class Lab:
             target = self._host_path(root, path)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content)
+        for path in rendered.remove:
+            # An overlay whiteout (a 0/0 character device in the upper directory) hides the machine's file.
+            whiteout = self._host_path(root, path)
+            whiteout.parent.mkdir(parents=True, exist_ok=True)
+            if whiteout.exists():
+                whiteout.unlink()
+            os.mknod(whiteout, stat.S_IFCHR | 0o000, os.makedev(0, 0))
         master_cf = self._host_path(root, "/etc/postfix/master.cf")
         if not master_cf.exists():
             shutil.copy("/etc/postfix/master.cf", master_cf)

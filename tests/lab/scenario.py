@@ -118,6 +118,7 @@ class RenderedHost:
     files: dict[str, str]
     postconf: dict[str, str]
     postconf_services: list[str]
+    remove: list[str] = field(default_factory=list)
     dns_records: list[str] = field(default_factory=list)
     dns_listed: dict[str, list[str]] = field(default_factory=dict)
 
@@ -154,7 +155,7 @@ def render_host(
     fixture_addresses: dict[str, str],
     authority_address: str,
 ) -> RenderedHost:
-    unknown = set(scenario) - {"description", "files", "postconf", "postconf_services", "identity", "dns"}
+    unknown = set(scenario) - {"description", "files", "remove", "postconf", "postconf_services", "identity", "dns"}
     if unknown:
         raise ScenarioError(f"scenario {scenario_name}: unknown keys {sorted(unknown)}")
     spec = merge_host(base["host"], scenario)
@@ -181,11 +182,22 @@ def render_host(
         files=files,
         postconf=postconf,
         postconf_services=list(_render(spec.get("postconf_services") or [], context, where)),
+        remove=_removable(spec.get("remove") or [], files, where),
         dns_records=identity_records(identity, identity_spec) + list(dns_spec.get("records") or []),
         dns_listed={
             zone: [str(entry) for entry in entries] for zone, entries in (dns_spec.get("listed") or {}).items()
         },
     )
+
+
+def _removable(paths: list[Any], files: dict[str, str], where: str) -> list[str]:
+    """Paths a scenario hides from the host; only overlays can hide a file (with a whiteout)."""
+    for path in paths:
+        if not isinstance(path, str) or not any(path.startswith(root + "/") for root in HOST_OVERLAYS):
+            raise ScenarioError(f"{where}: cannot remove {path!r}; only files under {', '.join(HOST_OVERLAYS)}")
+        if path in files:
+            raise ScenarioError(f"{where}: {path} is both placed (files:) and removed (remove:); keep one")
+    return [str(path) for path in paths]
 
 
 def identity_records(identity: HostIdentity, spec: dict[str, Any]) -> list[str]:

@@ -76,12 +76,21 @@ def test_merge_deletes_with_none_and_merges_mappings() -> None:
     [
         ({"fils": {}}, "unknown keys"),
         ({"files": {"/usr/bin/evil": "x"}}, "cannot place /usr/bin/evil"),
+        ({"remove": ["/usr/sbin/postconf"]}, "cannot remove '/usr/sbin/postconf'"),
+        ({"remove": ["/var/log/mail.log"]}, "only files under /etc"),
+        ({"remove": ["/etc/resolv.conf"]}, "both placed .* and removed"),
         ({"files": {"/etc/resolv.conf": "nameserver {{ fixtures.nosuch }}"}}, "nosuch"),
     ],
 )
 def test_bad_scenarios_are_refused_with_the_reason(scenario: dict, message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
         render(scenario)
+
+
+def test_a_removed_file_is_listed_for_the_whiteout_and_not_placed() -> None:
+    host = render("no_postfix")
+    assert host.remove == ["/etc/postfix/main.cf"]
+    assert "/etc/postfix/main.cf" not in host.files
 
 
 def test_unknown_scenario_name_lists_the_known_ones() -> None:
