@@ -14,6 +14,7 @@ attributes:
     description: Read-only; runs the same in check mode.
   diff_mode:
     support: none
+    description: Changes nothing, so there is no diff to show.
 notes:
   - Read-only. Nothing on the host is changed; run it with C(become) so that every file can be read.
   - A check that cannot run (file missing, unreadable, binary, too large, tool absent) is reported with

@@ -107,7 +107,7 @@ class _Batch:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                for key, _ in selector.select(remaining):
+                for key, _events in selector.select(remaining):
                     self._receive(key.fileobj)
             for index in self.pending.values():
                 self.replies[index].error = "timeout"

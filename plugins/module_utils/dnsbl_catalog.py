@@ -337,7 +337,7 @@ def filter_matches(reply_filter: str, address: str) -> bool | None:
 def _octet_in(spec: str, value: int) -> bool:
     for item in spec.split(";"):
         if ".." in item:
-            low, _, high = item.partition("..")
+            low, _sep, high = item.partition("..")
             if low.isdigit() and high.isdigit() and int(low) <= value <= int(high):
                 return True
         elif item.isdigit() and int(item) == value:

@@ -15,7 +15,7 @@ import html
 import json
 import os
 import re
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 from ansible_collections.maildns.audit.plugins.module_utils.findings import SEVERITIES, Finding
 

@@ -246,7 +246,7 @@ def _int(text: str, default: int) -> int:
 
 
 def _split_filter(text: str) -> tuple:
-    zone, _, reply_filter = text.partition("=")
+    zone, _sep, reply_filter = text.partition("=")
     return zone, reply_filter
 
 
@@ -296,7 +296,7 @@ def parse_postscreen_site(site: str, mask: bool = True) -> dict:
     """`zone[=filter][*weight]` -> the parts (Postfix postscreen_dnsbl_sites syntax)."""
     body, weight = site, 1
     if "*" in site:
-        body, _, weight_text = site.rpartition("*")
+        body, _sep, weight_text = site.rpartition("*")
         weight = _int(weight_text, 1)
     zone, reply_filter = _split_filter(body)
     return {
@@ -422,6 +422,7 @@ def run_postconf(postconf: str, config_directory: str, *args: str) -> str:
             stderr=subprocess.PIPE,
             universal_newlines=True,
             timeout=30,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError) as error:
         raise PostconfError(f"{postconf} could not run: {error}") from error
@@ -454,8 +455,8 @@ def config_from_postconf(postconf: str, files: HostFiles, config_directory: str 
     overrides = _name_values(run_postconf(postconf, config_directory, "-Px"))
     by_label: dict = {}
     for key, value in fields.items():
-        name, _, rest = key.partition("/")
-        service_type, _, field_name = rest.partition("/")
+        name, _sep, rest = key.partition("/")
+        service_type, _sep, field_name = rest.partition("/")
         by_label.setdefault((name, service_type), {})[field_name] = value
     lines = {(s.name, s.type): s.line for s in config_from_files(files, config_directory).services}
     for (name, service_type), values in by_label.items():

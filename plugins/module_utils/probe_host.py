@@ -94,6 +94,7 @@ def global_addresses() -> list:
             stderr=subprocess.DEVNULL,
             universal_newlines=True,
             timeout=10,
+            check=False,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return []

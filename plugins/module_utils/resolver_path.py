@@ -64,7 +64,7 @@ def parse_resolv_conf(text: str, path: str = "/etc/resolv.conf") -> ResolvConf:
         line = raw.split("#", 1)[0].split(";", 1)[0].strip()
         if not line:
             continue
-        keyword, _, rest = line.partition(" ")
+        keyword, _sep, rest = line.partition(" ")
         keyword = keyword.strip().lower()
         values = rest.split()
         if keyword == "nameserver" and values:
@@ -73,7 +73,7 @@ def parse_resolv_conf(text: str, path: str = "/etc/resolv.conf") -> ResolvConf:
             conf.search = values  # the last search/domain line wins
         elif keyword == "options":
             for option in values:
-                name, _, value = option.partition(":")
+                name, _sep, value = option.partition(":")
                 conf.options[name] = int(value) if value.isdigit() else (value or True)
     for extra in conf.nameservers[GLIBC_MAXNS:]:
         extra.used = False
@@ -140,7 +140,7 @@ def systemd_resolved(files: HostFiles) -> LocalResolver | None:
     runtime = "/run/systemd/resolve/resolv.conf"
     if not lines and not files.exists(runtime):
         return None
-    resolver = LocalResolver("systemd-resolved", sorted({path for path, _, _ in lines}))
+    resolver = LocalResolver("systemd-resolved", sorted({path for path, _number, _line in lines}))
     for path, number, line in lines:
         match = re.match(r"^(DNS|FallbackDNS)\s*=\s*(.*)$", line)
         if match:
@@ -161,7 +161,7 @@ def unbound(files: HostFiles) -> LocalResolver | None:
     )
     if not lines:
         return None
-    resolver = LocalResolver("unbound", sorted({path for path, _, _ in lines}))
+    resolver = LocalResolver("unbound", sorted({path for path, _number, _line in lines}))
     in_forward_zone, zone_name = False, None
     for path, number, line in lines:
         line = line.split("#", 1)[0].strip()
@@ -170,7 +170,7 @@ def unbound(files: HostFiles) -> LocalResolver | None:
         if re.match(r"^[a-z-]+:$", line):
             in_forward_zone, zone_name = line == "forward-zone:", None
             continue
-        key, _, value = line.partition(":")
+        key, _sep, value = line.partition(":")
         value = value.strip().strip('"')
         if key.strip() == "server" and not value:
             in_forward_zone = False
@@ -187,7 +187,7 @@ def bind(files: HostFiles) -> LocalResolver | None:
     lines = _config_lines(files, ["/etc/bind/named.conf", "/etc/bind/named.conf.options", "/etc/named.conf"])
     if not lines:
         return None
-    resolver = LocalResolver("bind", sorted({path for path, _, _ in lines}))
+    resolver = LocalResolver("bind", sorted({path for path, _number, _line in lines}))
     text_by_file: dict = {}
     for path, number, line in lines:
         text_by_file.setdefault(path, []).append((number, line.split("//", 1)[0]))
@@ -210,7 +210,7 @@ def dnsmasq(files: HostFiles, resolv_conf: ResolvConf) -> LocalResolver | None:
     lines = _config_lines(files, ["/etc/dnsmasq.conf", "/etc/dnsmasq.d/*"])
     if not lines:
         return None
-    resolver = LocalResolver("dnsmasq", sorted({path for path, _, _ in lines}))
+    resolver = LocalResolver("dnsmasq", sorted({path for path, _number, _line in lines}))
     no_resolv = False
     for path, number, line in lines:
         line = line.split("#", 1)[0].strip()
@@ -231,12 +231,12 @@ def pdns_recursor(files: HostFiles) -> LocalResolver | None:
     lines = _config_lines(files, ["/etc/powerdns/recursor.conf", "/etc/powerdns/recursor.d/*.conf"])
     if not lines:
         return None
-    resolver = LocalResolver("pdns-recursor", sorted({path for path, _, _ in lines}))
+    resolver = LocalResolver("pdns-recursor", sorted({path for path, _number, _line in lines}))
     for path, number, line in lines:
         match = re.match(r"^forward-zones(?:-recurse)?\s*=\s*(.*)$", line.split("#", 1)[0].strip())
         if match:
             for zone in match.group(1).split(","):
-                name, _, addresses = zone.partition("=")
+                name, _sep, addresses = zone.partition("=")
                 if name.strip().rstrip(".") in ("", "."):
                     for address in addresses.split(";"):
                         resolver.forwarders.append(_forwarder(address, path, number))
@@ -269,7 +269,7 @@ def dns_listeners(files: HostFiles) -> dict | None:
             columns = row.split()
             if len(columns) < 10:
                 continue
-            address_hex, _, port_hex = columns[1].partition(":")
+            address_hex, _sep, port_hex = columns[1].partition(":")
             if port_hex != "0035":
                 continue
             address = _proc_address(address_hex, family)
@@ -290,7 +290,7 @@ def dns_listeners(files: HostFiles) -> dict | None:
             continue
         for link in links:
             if link.startswith("socket:[") and link[8:-1] in inodes:
-                comm, _ = files.read_config(f"/proc/{pid}/comm")
+                comm, _problem = files.read_config(f"/proc/{pid}/comm")
                 listeners[inodes[link[8:-1]]] = PROCESS_NAMES.get((comm or "").strip(), (comm or "").strip())
     return listeners
 

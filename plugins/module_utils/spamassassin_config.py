@@ -89,7 +89,7 @@ def _parse_file(files: HostFiles, path: str, config: SpamAssassinConfig, chain: 
         line = _strip_comment(raw)
         if not line:
             continue
-        keyword, _, rest = line.partition(" ")
+        keyword, _sep, rest = line.partition(" ")
         rest = rest.strip()
         keyword = keyword.lower()
         if keyword == "include" and rest:
@@ -170,6 +170,7 @@ def read_version(spamassassin: str | None) -> str:
             stderr=subprocess.PIPE,
             universal_newlines=True,
             timeout=60,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return ""

@@ -15,7 +15,7 @@ description:
 requirements:
   - dnspython on the managed host for the live probes (see M(maildns.audit.dnsbl_probe)).
 author:
-  - maildns.audit contributors
+  - maildns.audit contributors (!UNKNOWN)
 options:
   checks:
     description: Which parts to run.

@@ -27,7 +27,7 @@ requirements:
     answers. Without it the module probes through the system resolver (libc) only, A records only, and says so in
     C(engine) and C(checks).
 author:
-  - maildns.audit contributors
+  - maildns.audit contributors (!UNKNOWN)
 options:
   lists:
     description: DNSBL zones to probe besides the ones the host uses.

@@ -17,7 +17,7 @@ description:
     the playbook can write the report first and fail at the end.
   - Run it on the controller, delegated to localhost or in a localhost play, as C(playbooks/audit.yml) does.
 author:
-  - maildns.audit contributors
+  - maildns.audit contributors (!UNKNOWN)
 options:
   results:
     description: Audit result per host name; a host without one counts as unreachable.
@@ -43,6 +43,7 @@ attributes:
     description: The report is the output of an audit, written in check mode too (run the task with check_mode false).
   diff_mode:
     support: none
+    description: Shows no diff of the report files it writes; they are new output, not configuration.
 """
 
 EXAMPLES = r"""

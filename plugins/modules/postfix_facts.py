@@ -23,7 +23,7 @@ description:
   - Judges them against the collection's DNSBL catalog (for example C(DNSBL_NO_REPLY_FILTER),
     C(DBL_WITHOUT_FILTER), C(DNSBL_RETIRED), C(DQS_KEY_EXPOSED_IN_SMTP_REPLY), C(MAIL_REJECTED_BY_DNSBL_ERROR)).
 author:
-  - maildns.audit contributors
+  - maildns.audit contributors (!UNKNOWN)
 options:
   config_directory:
     description: Postfix configuration directory (what C(postconf -c) takes).

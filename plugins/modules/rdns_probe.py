@@ -22,7 +22,7 @@ description:
 requirements:
   - dnspython on the managed host (Debian/Ubuntu C(python3-dnspython)).
 author:
-  - maildns.audit contributors
+  - maildns.audit contributors (!UNKNOWN)
 options:
   domains:
     description: Mail domains whose MX to check besides Postfix's C(mydomain).

@@ -20,7 +20,7 @@ description:
   - Reports findings from the collection's catalog (for example C(RESOLV_CONF_PUBLIC_NAMESERVER),
     C(LOCAL_RESOLVER_FORWARDS_PUBLIC), C(POSTFIX_CHROOT_RESOLV_CONF_DRIFT)).
 author:
-  - maildns.audit contributors
+  - maildns.audit contributors (!UNKNOWN)
 options:
   postfix_config_directory:
     description:

@@ -19,7 +19,7 @@ description:
   - Reports findings such as C(SPAMASSASSIN_DNS_SERVER_PUBLIC), C(SPAMASSASSIN_DQS_PLACEHOLDER),
     C(SPAMASSASSIN_DNSBL_BLOCKED).
 author:
-  - maildns.audit contributors
+  - maildns.audit contributors (!UNKNOWN)
 options:
   site_directory:
     description: The site configuration directory; the first of C(/etc/spamassassin), C(/etc/mail/spamassassin)

@@ -20,6 +20,7 @@ def ansible_adhoc(
             capture_output=True,
             text=True,
             cwd=REPO_ROOT,
+            check=False,
         )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         return {path.name: json.loads(path.read_text()) for path in Path(tree).iterdir()}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from typing import NamedTuple
+from xml.etree import ElementTree
 
 import pytest
 
@@ -17,7 +18,13 @@ pytestmark = pytest.mark.lab
 GHOST = "ghost"  # in the inventory, on a lab address where nothing answers
 
 
-def run_audit(lab, tmp_path: Path, name: str, *extra: str) -> tuple[subprocess.CompletedProcess, dict, Path]:
+class AuditRun(NamedTuple):
+    result: subprocess.CompletedProcess
+    report: dict
+    report_dir: Path
+
+
+def run_audit(lab, tmp_path: Path, name: str, *extra: str) -> AuditRun:
     inventory = tmp_path / f"{name}.ini"
     text = lab.inventory.read_text().replace(
         "[mailservers]\n", f"[mailservers]\n{GHOST} ansible_host={lab.network.net}.250.250\n", 1
@@ -46,9 +53,10 @@ def run_audit(lab, tmp_path: Path, name: str, *extra: str) -> tuple[subprocess.C
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
+        check=False,
     )
     report = json.loads((report_dir / "report.json").read_text())
-    return result, report, report_dir
+    return AuditRun(result, report, report_dir)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +73,7 @@ def ids(host: dict) -> list[str]:
 
 
 def test_the_gate_fails_after_the_report_is_written(audited) -> None:
-    result, report, _ = audited
+    result, report = audited.result, audited.report
     assert result.returncode == 2, result.stdout[-3000:]
     assert "Findings of severity high or worse on" in result.stdout
     assert report["summary"]["gate"]["failed"] is True
@@ -73,14 +81,14 @@ def test_the_gate_fails_after_the_report_is_written(audited) -> None:
 
 
 def test_every_host_is_in_the_report_and_the_healthy_one_is_clean(audited) -> None:
-    _, report, _ = audited
+    report = audited.report
     hosts = by_host(report)
-    assert set(hosts) == {name for name, _ in TEST_FLEET} | {GHOST}
+    assert set(hosts) == {name for name, _scenario in TEST_FLEET} | {GHOST}
     assert (hosts["mx01"]["status"], hosts["mx01"]["findings"]) == ("ok", [])
 
 
 def test_an_unreachable_host_is_unknown_with_the_reason(audited) -> None:
-    _, report, _ = audited
+    report = audited.report
     ghost = by_host(report)[GHOST]
     assert ghost["status"] == "unreachable"
     assert "ssh" in ghost["reason"].lower() or "unreachable" in ghost["reason"].lower()
@@ -88,7 +96,7 @@ def test_an_unreachable_host_is_unknown_with_the_reason(audited) -> None:
 
 
 def test_scenario_findings_reach_the_report(audited) -> None:
-    _, report, _ = audited
+    report = audited.report
     hosts = by_host(report)
     assert "DNSBL_RESOLVER_REFUSED" in ids(hosts["mx02"])
     assert "DNSBL_LISTS_THE_WORLD" in ids(hosts["mx12"])
@@ -97,7 +105,7 @@ def test_scenario_findings_reach_the_report(audited) -> None:
 
 
 def test_waivers_are_shown_and_expired_ones_are_findings(audited) -> None:
-    _, report, _ = audited
+    report = audited.report
     mx16 = by_host(report)["mx16"]
     [waived] = [f for f in mx16["findings"] if f["waived"]]
     assert waived["id"] == "MX_IS_IP_LITERAL" and waived["waiver"]["reason"] == "moving DNS"
@@ -105,16 +113,16 @@ def test_waivers_are_shown_and_expired_ones_are_findings(audited) -> None:
 
 
 def test_junit_has_a_suite_per_host(audited) -> None:
-    _, report, report_dir = audited
+    report, report_dir = audited.report, audited.report_dir
     root = ElementTree.parse(report_dir / "junit.xml").getroot()
     assert {suite.get("name") for suite in root} == set(by_host(report))
     assert int(root.get("failures")) > 0 and int(root.get("errors")) >= 1
 
 
 def test_check_mode_gives_the_same_findings_and_changes_no_host(lab, audited, tmp_path) -> None:
-    _, report, _ = audited
+    report = audited.report
     before = host_tree_digest(lab.state_dir)
-    result, checked, _ = run_audit(lab, tmp_path, "check", "--check")
+    result, checked, _check_dir = run_audit(lab, tmp_path, "check", "--check")
     assert result.returncode == 2
     assert host_tree_digest(lab.state_dir) == before
     assert {h: ids(v) for h, v in by_host(checked).items()} == {h: ids(v) for h, v in by_host(report).items()}
@@ -154,12 +162,12 @@ EXACT = {
 
 
 def test_every_host_has_exactly_its_expected_findings(audited) -> None:
-    _, report, _ = audited
+    report = audited.report
     assert {host: ids(entry) for host, entry in by_host(report).items()} == EXACT
 
 
 def test_a_host_without_postfix_is_unknown_with_the_reason(audited) -> None:
-    _, report, _ = audited
+    report = audited.report
     host = by_host(report)["mx18"]
     assert host["status"] == "unknown"
     assert "postfix: postfix_config: no Postfix here: /etc/postfix/main.cf does not exist" in host["reason"]

@@ -125,7 +125,7 @@ def test_mail_rejected_by_an_open_resolver_error_is_counted_from_the_real_log(la
         with smtplib.SMTP(lab.host("mx02").address, 25, timeout=20) as smtp:
             smtp.ehlo("sender.example")
             smtp.mail("someone@example.org")
-            code, _ = smtp.rcpt("root@mx02.lab.test")
+            code, _message = smtp.rcpt("root@mx02.lab.test")
     finally:
         host.run_expect([0], "postfix stop")
     assert code == 554

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.lab
 
 def test_each_host_sees_its_own_resolv_conf_over_ssh(lab) -> None:
     results = ansible_adhoc(lab.inventory, "ansible.builtin.command", "cat /etc/resolv.conf")
-    assert sorted(results) == sorted(name for name, _ in TEST_FLEET)
+    assert sorted(results) == sorted(name for name, _scenario in TEST_FLEET)
     for name, result in results.items():
         expected = (Path(lab.host(name).root) / "etc.upper" / "resolv.conf").read_text()
         assert result["stdout"] + "\n" == expected
@@ -158,14 +158,15 @@ def lab_cli(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
+        check=False,
     )
 
 
 def machine_leftovers(state_dir: Path) -> dict[str, list[str]]:
-    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=False).stdout
     mounts = Path("/proc/self/mountinfo").read_text()
-    processes = subprocess.run(["pgrep", "-af", str(state_dir)], capture_output=True, text=True).stdout
+    processes = subprocess.run(["pgrep", "-af", str(state_dir)], capture_output=True, text=True, check=False).stdout
     return {
         "namespaces": [line for line in namespaces.splitlines() if line.startswith("mdrec-")],
         "links": [line for line in links.splitlines() if "mdrec" in line],

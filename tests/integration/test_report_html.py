@@ -30,7 +30,7 @@ def chromium(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         "--window-size=1280,1000",
     ]
     return subprocess.run(
-        ["unshare", "--net", CHROMIUM, *flags, *args], capture_output=True, text=True, cwd=cwd, timeout=120
+        ["unshare", "--net", CHROMIUM, *flags, *args], capture_output=True, text=True, cwd=cwd, timeout=120, check=False
     )
 
 

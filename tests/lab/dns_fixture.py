@@ -230,8 +230,8 @@ class FixtureServer:
 
         wanted = self.port
         # With port 0 the kernel picks a free UDP port, which TCP may already use elsewhere: try again.
-        for _ in range(50 if wanted == 0 else 1):
-            transport, _ = await loop.create_datagram_endpoint(_Udp, local_addr=(self.address, wanted))
+        for _attempt in range(50 if wanted == 0 else 1):
+            transport, _protocol = await loop.create_datagram_endpoint(_Udp, local_addr=(self.address, wanted))
             port = transport.get_extra_info("sockname")[1]
             try:
                 self._tcp = await asyncio.start_server(self._serve_tcp, self.address, port)

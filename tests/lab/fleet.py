@@ -132,7 +132,7 @@ class FixtureState:
 
 
 def run(argv: list[str], *, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(argv, input=stdin, capture_output=True, text=True)
+    result = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
         raise LabError(f"{shlex.join(argv)} failed ({result.returncode}): {result.stderr.strip()}")
     return result
@@ -213,7 +213,7 @@ class Lab:
         require_root()
         if not fleet:
             raise LabError("a lab needs at least one host")
-        names = [name for name, _ in fleet]
+        names = [name for name, _scenario in fleet]
         bad = [name for name in names if not re.fullmatch(r"[a-z][a-z0-9-]{0,39}", name)]
         if bad or len(set(names)) != len(names):
             raise LabError(f"host names must be unique, lower-case, 1-40 chars: {bad or names}")
@@ -413,7 +413,7 @@ class Lab:
         deadline = time.monotonic() + READY_TIMEOUT
         for fixture, process in started:
             assert process.stdout is not None
-            ready, _, _ = select.select([process.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            ready, _writable, _failed = select.select([process.stdout], [], [], max(0.0, deadline - time.monotonic()))
             line = process.stdout.readline() if ready else ""
             process.stdout.close()
             if not line.startswith("ready"):

@@ -198,7 +198,7 @@ CONFIG_LIKE = st.lists(
 @given(CONFIG_LIKE)
 def test_parsers_never_raise(text: str) -> None:
     parse_resolv_conf(text)
-    values, _ = postfix_config.parse_main_cf(text)
+    values, _lines = postfix_config.parse_main_cf(text)
     for value in values.values():
         postfix_config.expand(value, values)
     postfix_config.parse_master_cf(text)

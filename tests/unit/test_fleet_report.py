@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 from ansible_collections.maildns.audit.plugins.module_utils.findings import Finding
 from ansible_collections.maildns.audit.plugins.module_utils.fleet_report import (
