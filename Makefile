@@ -11,9 +11,9 @@ BIN       := $(abspath $(VENV)/bin)
 LINK      := .collections/ansible_collections/maildns/audit
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo bench-fleet bench-probe docs test deps system-deps venv lint unit integration lab-up lab-down lab-status bench-lab clean
+.PHONY: demo bench-fleet bench-probe docs test deps system-deps venv lint sanity unit integration lab-up lab-down lab-status bench-lab clean
 
-test: deps lint
+test: deps lint sanity
 	$(PY) -m pytest
 
 deps: system-deps venv $(LINK)
@@ -40,6 +40,11 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ansible-lint
+
+# ansible-test sanity (validate-modules, pylint, pep8, yamllint, import, shellcheck, ...) on a copy
+# of the checkout at <tmp>/ansible_collections/maildns/audit
+sanity: venv
+	VENV=$(VENV) ./scripts/sanity.sh
 
 unit: deps
 	$(PY) -m pytest tests/unit

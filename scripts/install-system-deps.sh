@@ -12,6 +12,7 @@ PACKAGES=(
   unbound                         # the local-resolver fix, unbound-checkconf
   spamassassin                    # spamassassin --lint, SpamAssassin's own DNSBL rules
   bind9-dnsutils                  # dig, for tests and for people poking at the lab
+  shellcheck                      # ansible-test sanity's shellcheck test (make sanity)
   iproute2 procps psmisc          # ip netns/link, pkill, fuser
   python3 python3-venv python3-dnspython      # the managed-host Python the modules run on in the lab
   chromium                        # renders report.html headless for its screenshot test
@@ -42,6 +43,7 @@ if [[ ! -e $policy ]]; then
 fi
 # An `&&` list as the trap's last command would become the script's exit status when the machine
 # already had a policy-rc.d (Debian container images ship one): use `if`, so a good install exits 0.
+# shellcheck disable=SC2317  # reached through the EXIT trap, which shellcheck does not follow
 cleanup() {
   if [[ $created_policy -eq 1 ]]; then rm -f "$policy"; fi
 }
