@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT, TEST_FLEET
 from tests.integration.helpers import host_tree_digest
+from tests.junit import junit_schema_errors
 
 pytestmark = pytest.mark.lab
 
@@ -112,8 +113,9 @@ def test_waivers_are_shown_and_expired_ones_are_findings(audited) -> None:
     assert ids(mx16) == ["WAIVER_EXPIRED"]
 
 
-def test_junit_has_a_suite_per_host(audited) -> None:
+def test_junit_has_a_suite_per_host_and_is_valid(audited) -> None:
     report, report_dir = audited.report, audited.report_dir
+    assert junit_schema_errors((report_dir / "junit.xml").read_text()) == []
     root = ElementTree.parse(report_dir / "junit.xml").getroot()
     assert {suite.get("name") for suite in root} == set(by_host(report))
     assert int(root.get("failures")) > 0 and int(root.get("errors")) >= 1

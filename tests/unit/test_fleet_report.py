@@ -7,6 +7,9 @@ import json
 import re
 from xml.etree import ElementTree
 
+import junitparser
+import pytest
+
 from ansible_collections.maildns.audit.plugins.module_utils.findings import Finding
 from ansible_collections.maildns.audit.plugins.module_utils.fleet_report import (
     build_report,
@@ -15,6 +18,7 @@ from ansible_collections.maildns.audit.plugins.module_utils.fleet_report import 
     render_markdown,
     write_report,
 )
+from tests.junit import junit_schema_errors
 
 TODAY = datetime.date(2026, 11, 23)
 
@@ -92,6 +96,39 @@ def test_junit_has_a_case_per_host_and_area_with_failures_and_errors() -> None:
     assert suites["gone"].find("testcase/error").get("type") == "unreachable"
     assert int(root.get("tests")) == sum(int(s.get("tests")) for s in root)
     assert suites["good"].get("failures") == "0" and suites["good"].get("errors") == "0"
+
+
+def test_junit_is_valid_for_the_schema_ci_systems_read() -> None:
+    assert junit_schema_errors(render_junit(build_report(RESULTS, {}, "high", TODAY))) == []
+
+
+@pytest.mark.parametrize(
+    ("document", "complaint"),
+    [
+        ('<testsuites><testsuite name="h"/></testsuites>', "'tests' is required"),
+        (
+            '<testsuites><testsuite name="h" tests="1"><testcase name="c"><failure/><error/></testcase>'
+            "</testsuite></testsuites>",
+            "error",
+        ),
+        ('<testsuites><testsuite name="h" tests="many"/></testsuites>', "many"),
+    ],
+)
+def test_the_schema_refuses_what_ci_readers_refuse(document: str, complaint: str) -> None:
+    errors = junit_schema_errors(document)
+    assert errors and complaint in " ".join(errors)
+
+
+def test_junitparser_reads_the_counts_the_report_has() -> None:
+    report = build_report(RESULTS, {}, "high", TODAY)
+    xml = junitparser.JUnitXml.fromstring(render_junit(report))
+    suites = {suite.name: suite for suite in xml}
+    assert set(suites) == set(RESULTS)
+    assert (suites["bad"].tests, suites["bad"].failures, suites["bad"].errors) == (2, 2, 0)
+    assert (suites["gone"].failures, suites["gone"].errors) == (0, 1)
+    outcomes = {case.name: [type(r).__name__ for r in case.result] for case in suites["bad"]}
+    assert outcomes == {"bad: resolver": ["Failure"], "bad: dnsbl": ["Failure"]}
+    assert all(case.is_passed for case in suites["good"])
 
 
 def test_markdown_names_every_host_and_the_gate() -> None:
