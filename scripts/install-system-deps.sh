@@ -13,6 +13,7 @@ PACKAGES=(
   spamassassin                    # spamassassin --lint, SpamAssassin's own DNSBL rules
   bind9-dnsutils                  # dig, for tests and for people poking at the lab
   shellcheck                      # ansible-test sanity's shellcheck test (make sanity)
+  systemd-journal-remote          # writes the journal files the mail-log tests read with journalctl
   iproute2 procps psmisc          # ip netns/link, pkill, fuser
   python3 python3-venv python3-dnspython      # the managed-host Python the modules run on in the lab
   chromium                        # renders report.html headless for its screenshot test

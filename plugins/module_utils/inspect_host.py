@@ -102,7 +102,12 @@ def inspect_postfix(
     checks.append(Check("postfix_config", "ok", "; ".join(config.problems)))
     rejections = None
     if scan_log:
-        rejections = read_rejections(files, log_file or config.parameters.get("maillog_file", ""), log_max_bytes)
+        rejections = read_rejections(
+            files,
+            log_file or config.parameters.get("maillog_file", ""),
+            log_max_bytes,
+            syslog_name=config.parameters.get("syslog_name", "postfix"),
+        )
         if rejections.problem:
             checks.append(Check("mail_log", "unknown", rejections.problem))
         else:

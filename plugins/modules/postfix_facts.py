@@ -19,7 +19,9 @@ description:
     parameters (C(myhostname), C(smtp_helo_name), C(mydomain), C(smtp_bind_address(6)), C(inet_protocols)) and
     C(reject_unknown_*) restrictions.
   - Scans the last I(log_max_bytes) of the mail log (Postfix's C(maillog_file), C(/var/log/mail.log) or
-    C(/var/log/maillog)) for rejections caused by DNSBL error answers, counted per list and day.
+    C(/var/log/maillog)) for rejections caused by DNSBL error answers, counted per list and day. A host with
+    no log file (no syslog daemon, as on Debian 12 without rsyslog) is read from the journal with
+    C(journalctl), for the C(smtpd) and C(postscreen) entries of C(postfix) and of Postfix's C(syslog_name).
   - Judges them against the collection's DNSBL catalog (for example C(DNSBL_NO_REPLY_FILTER),
     C(DBL_WITHOUT_FILTER), C(DNSBL_RETIRED), C(DQS_KEY_EXPOSED_IN_SMTP_REPLY), C(MAIL_REJECTED_BY_DNSBL_ERROR)).
 author:
@@ -44,10 +46,13 @@ options:
     default: true
   log_file:
     description:
-      - The mail log to scan; by default Postfix's C(maillog_file), then C(/var/log/mail.log), C(/var/log/maillog).
+      - The mail log to scan; by default Postfix's C(maillog_file), then C(/var/log/mail.log), C(/var/log/maillog),
+        then the journal.
     type: path
   log_max_bytes:
-    description: Read at most this many bytes from the end of the log, so that a huge log costs a bounded read.
+    description:
+      - Read at most this many bytes from the end of the log, so that a huge log costs a bounded read.
+      - From the journal, the last I(log_max_bytes) / 256 entries (at least 1000) are read.
     type: int
     default: 20971520
 extends_documentation_fragment:
