@@ -46,6 +46,7 @@ TEST_FLEET = [
     ("mx16", "mx_ip_literal"),
     ("mx17", "generic_ptr"),
     ("mx18", "no_postfix"),
+    ("mx19", "journal_only"),
 ]
 TEST_LAB_PREFIX, TEST_LAB_NET = "mdtst", "10.232"
 

@@ -158,6 +158,7 @@ EXACT = {
     "mx16": ["WAIVER_EXPIRED"],  # MX_IS_IP_LITERAL is waived
     "mx17": ["HELO_NOT_PTR_NAME", "PTR_LOOKS_GENERIC"],
     "mx18": [],
+    "mx19": [],
     GHOST: [],
 }
 

@@ -30,6 +30,7 @@ EXPECTED = {
     "mx12": ["DNSBL_MISSPELLED", "DNSBL_RETIRED"],
     **{host: [] for host in ("mx13", "mx14", "mx15", "mx16", "mx17")},  # identity scenarios: DNS, not files
     "mx18": [],  # no main.cf: unknown, not a finding (test_every_check_ran_on_every_host)
+    "mx19": [],  # healthy now; its journal's rejections: test_rejections_are_read_from_the_journal
 }
 
 
@@ -96,6 +97,17 @@ def test_postconf_and_the_file_parser_agree(lab, inspected) -> None:
         for name in compared:
             assert parsed["postfix"]["parameters"][name] == real["postfix"]["parameters"][name], (host, name)
         assert finding_ids(parsed) == finding_ids(real), host
+
+
+def test_rejections_are_read_from_the_journal(inspected) -> None:
+    # mx19 has no mail log file; its Postfix logs to the journal, read over SSH with the host's journalctl
+    result = inspected["maildns.audit.postfix_facts"]["mx19"]
+    [mail_log] = [check for check in result["checks"] if check["name"] == "mail_log"]
+    assert mail_log["status"] == "ok" and mail_log["reason"].startswith("journal (postfix/smtpd, postfix/postscreen)")
+    rejections = result["postfix"]["rejections_by_dnsbl_error"]
+    assert (rejections["total"], list(rejections["counts"])) == (2, ["zen.spamhaus.org"])
+    [finding] = [f for f in result["findings"] if f["id"] == LOGGED_REJECTIONS]
+    assert "2" in json.dumps(finding["evidence"])
 
 
 def test_dqs_key_never_leaves_the_host(lab) -> None:

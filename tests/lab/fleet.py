@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.lab.journal import write_journal
 from tests.lab.scenario import (
     AUTHORITY_NAME,
     FILE_ROOTS,
@@ -56,6 +57,7 @@ from tests.lab.scenario import (
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = REPO_ROOT / ".lab"
 READY_TIMEOUT = 30.0
+NO_MACHINE_ID = "0" * 32  # a container without /etc/machine-id: journalctl then reads any journal folder
 
 
 class LabError(RuntimeError):
@@ -136,6 +138,14 @@ def run(argv: list[str], *, stdin: str | None = None, check: bool = True) -> sub
     if check and result.returncode != 0:
         raise LabError(f"{shlex.join(argv)} failed ({result.returncode}): {result.stderr.strip()}")
     return result
+
+
+def machine_id() -> str:
+    """This machine's id, which lab hosts share (their /etc is an overlay of the machine's)."""
+    try:
+        return Path("/etc/machine-id").read_text().strip() or NO_MACHINE_ID
+    except OSError:
+        return NO_MACHINE_ID
 
 
 def require_root() -> None:
@@ -304,6 +314,10 @@ class Lab:
             if whiteout.exists():
                 whiteout.unlink()
             os.mknod(whiteout, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+        if rendered.journal:
+            # journalctl on the host reads the journals of its own machine id (the machine's, via /etc)
+            journal = f"/var/log/journal/{machine_id()}/system.journal"
+            write_journal(self._host_path(root, journal), rendered.journal, hostname=host.fqdn)
         master_cf = self._host_path(root, "/etc/postfix/master.cf")
         if not master_cf.exists():
             shutil.copy("/etc/postfix/master.cf", master_cf)

@@ -119,6 +119,7 @@ class RenderedHost:
     postconf: dict[str, str]
     postconf_services: list[str]
     remove: list[str] = field(default_factory=list)
+    journal: list[tuple[str, str]] = field(default_factory=list)
     dns_records: list[str] = field(default_factory=list)
     dns_listed: dict[str, list[str]] = field(default_factory=dict)
 
@@ -155,7 +156,16 @@ def render_host(
     fixture_addresses: dict[str, str],
     authority_address: str,
 ) -> RenderedHost:
-    unknown = set(scenario) - {"description", "files", "remove", "postconf", "postconf_services", "identity", "dns"}
+    unknown = set(scenario) - {
+        "description",
+        "files",
+        "remove",
+        "journal",
+        "postconf",
+        "postconf_services",
+        "identity",
+        "dns",
+    }
     if unknown:
         raise ScenarioError(f"scenario {scenario_name}: unknown keys {sorted(unknown)}")
     spec = merge_host(base["host"], scenario)
@@ -183,11 +193,22 @@ def render_host(
         postconf=postconf,
         postconf_services=list(_render(spec.get("postconf_services") or [], context, where)),
         remove=_removable(spec.get("remove") or [], files, where),
+        journal=_journal_entries(_render(spec.get("journal") or [], context, f"{where} journal"), where),
         dns_records=identity_records(identity, identity_spec) + list(dns_spec.get("records") or []),
         dns_listed={
             zone: [str(entry) for entry in entries] for zone, entries in (dns_spec.get("listed") or {}).items()
         },
     )
+
+
+def _journal_entries(entries: list[Any], where: str) -> list[tuple[str, str]]:
+    """`journal:` entries, each {identifier, message}: what the host logged to the journal."""
+    parsed = []
+    for entry in entries:
+        if not isinstance(entry, dict) or set(entry) != {"identifier", "message"}:
+            raise ScenarioError(f"{where}: journal entries are {{identifier, message}}, got {entry!r}")
+        parsed.append((str(entry["identifier"]), str(entry["message"])))
+    return parsed
 
 
 def _removable(paths: list[Any], files: dict[str, str], where: str) -> list[str]:

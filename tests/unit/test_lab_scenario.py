@@ -79,6 +79,7 @@ def test_merge_deletes_with_none_and_merges_mappings() -> None:
         ({"remove": ["/usr/sbin/postconf"]}, "cannot remove '/usr/sbin/postconf'"),
         ({"remove": ["/var/log/mail.log"]}, "only files under /etc"),
         ({"remove": ["/etc/resolv.conf"]}, "both placed .* and removed"),
+        ({"journal": ["postfix/smtpd: connect"]}, "journal entries are {identifier, message}"),
         ({"files": {"/etc/resolv.conf": "nameserver {{ fixtures.nosuch }}"}}, "nosuch"),
     ],
 )

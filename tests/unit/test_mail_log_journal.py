@@ -6,15 +6,14 @@ host's entries look to journalctl (`--root` points it at the test's folder).
 
 from __future__ import annotations
 
-import subprocess
-import time
 from pathlib import Path
 
 from ansible_collections.maildns.audit.plugins.module_utils.files import HostFiles
 from ansible_collections.maildns.audit.plugins.module_utils.inspect_host import inspect_postfix
 from ansible_collections.maildns.audit.plugins.module_utils.mail_log import journal_identifiers, read_rejections
+from tests.lab import journal as lab_journal
 
-JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
+MACHINE_ID = "0123456789abcdef0123456789abcdef"
 DQS_KEY = "abcdefghij0123456789abcdef"
 OPEN_RESOLVER = (
     "NOQUEUE: reject: RCPT from unknown[192.0.2.7]: 554 5.7.1 Service unavailable; Client host [192.0.2.7] "
@@ -29,23 +28,7 @@ REAL_LISTING = (
 
 
 def write_journal(root: Path, entries: list[tuple[str, str]]) -> None:
-    """A journal under root/var/log/journal holding (syslog identifier, message) entries, a second apart."""
-    now = int(time.time() * 1_000_000)
-    export = "".join(
-        f"__REALTIME_TIMESTAMP={now - (len(entries) - index) * 1_000_000}\n__MONOTONIC_TIMESTAMP={index + 1}\n"
-        f"_BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=mail\nSYSLOG_IDENTIFIER={identifier}\n"
-        f"_PID={100 + index}\nPRIORITY=6\nMESSAGE={message}\n\n"
-        for index, (identifier, message) in enumerate(entries)
-    )
-    directory = root / "var/log/journal/0123456789abcdef0123456789abcdef"
-    directory.mkdir(parents=True)
-    subprocess.run(
-        [JOURNAL_REMOTE, f"--output={directory}/system.journal", "-"],
-        input=export,
-        text=True,
-        capture_output=True,
-        check=True,
-    )
+    lab_journal.write_journal(root / "var/log/journal" / MACHINE_ID / "system.journal", entries)
 
 
 def test_rejections_by_dnsbl_errors_are_counted_from_the_journal(tmp_path: Path) -> None:
@@ -85,7 +68,7 @@ def test_a_journal_without_smtpd_entries_is_unknown_with_the_reason(tmp_path: Pa
 
 
 def test_a_damaged_journal_file_is_unknown_not_a_traceback(tmp_path: Path) -> None:
-    directory = tmp_path / "var/log/journal/0123456789abcdef0123456789abcdef"
+    directory = tmp_path / "var/log/journal" / MACHINE_ID
     directory.mkdir(parents=True)
     (directory / "system.journal").write_bytes(b"LPKSHHRH" + bytes(range(256)) * 64)
     evidence = read_rejections(HostFiles(str(tmp_path)))
