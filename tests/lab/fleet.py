@@ -57,7 +57,7 @@ from tests.lab.scenario import (
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = REPO_ROOT / ".lab"
 READY_TIMEOUT = 30.0
-NO_MACHINE_ID = "0" * 32  # a container without /etc/machine-id: journalctl then reads any journal folder
+NO_MACHINE_ID = "0" * 32  # a machine without /etc/machine-id (some containers): a fixed folder name
 
 
 class LabError(RuntimeError):
