@@ -107,7 +107,8 @@ def test_rejections_are_read_from_the_journal(inspected) -> None:
     rejections = result["postfix"]["rejections_by_dnsbl_error"]
     assert (rejections["total"], list(rejections["counts"])) == (2, ["zen.spamhaus.org"])
     [finding] = [f for f in result["findings"] if f["id"] == LOGGED_REJECTIONS]
-    assert "2" in json.dumps(finding["evidence"])
+    assert (finding["evidence"]["rejections"], finding["evidence"]["zone"]) == (2, "zen.spamhaus.org")
+    assert finding["evidence"]["file"] == mail_log["reason"].split(":")[0]
 
 
 def test_dqs_key_never_leaves_the_host(lab) -> None:
