@@ -48,7 +48,11 @@ TEST_FLEET = [
     ("mx18", "no_postfix"),
     ("mx19", "journal_only"),
 ]
-TEST_LAB_PREFIX, TEST_LAB_NET = "mdtst", "10.232"
+# MAILDNS_TEST_LAB=prefix,net[,state-dir] gives a second test lab, so that two people (or two
+# helpers) can run the integration tests on one machine at once without touching each other's.
+TEST_LAB_PREFIX, TEST_LAB_NET, TEST_LAB_STATE = (os.environ.get("MAILDNS_TEST_LAB", "") + ",,").split(",")[:3]
+TEST_LAB_PREFIX, TEST_LAB_NET = TEST_LAB_PREFIX or "mdtst", TEST_LAB_NET or "10.232"
+TEST_LAB_STATE = TEST_LAB_STATE or (".lab-test" if TEST_LAB_PREFIX == "mdtst" else f".lab-test-{TEST_LAB_PREFIX}")
 
 
 def require_lab_privileges() -> None:
@@ -65,7 +69,7 @@ def lab() -> Iterator[object]:
     require_lab_privileges()
     from tests.lab.fleet import Lab, LabNetwork
 
-    fleet = Lab(REPO_ROOT / ".lab-test", LabNetwork(TEST_LAB_PREFIX, TEST_LAB_NET))
+    fleet = Lab(REPO_ROOT / TEST_LAB_STATE, LabNetwork(TEST_LAB_PREFIX, TEST_LAB_NET))
     try:
         fleet.up(TEST_FLEET)
         yield fleet

@@ -48,6 +48,14 @@ CATALOG = _kinds(
         "resolver",
     ),
     FindingKind(
+        "RESOLV_CONF_INVALID_NAMESERVER",
+        "high",
+        "resolv.conf has nameserver lines that are not IP addresses: glibc ignores them",
+        "Write IP addresses on nameserver lines (a local recursive resolver: role maildns.audit.local_resolver); "
+        "with no valid line left, glibc asks 127.0.0.1.",
+        "resolver",
+    ),
+    FindingKind(
         "RESOLV_CONF_MISSING",
         "medium",
         "/etc/resolv.conf is missing or names no nameserver: glibc falls back to 127.0.0.1",
@@ -153,6 +161,29 @@ CATALOG = _kinds(
         "postfix",
     ),
     FindingKind(
+        "POSTFIX_PARAMETER_UNEXPANDABLE",
+        "high",
+        "A restriction names a $parameter that Postfix cannot expand (undefined, or a cycle)",
+        "Define the parameter in main.cf, or break the cycle; until then the restriction does not do what it says.",
+        "postfix",
+    ),
+    FindingKind(
+        "POSTSCREEN_DNSBL_SITES_UNUSED",
+        "medium",
+        "postscreen_dnsbl_sites is set, but master.cf does not run postscreen: those lists protect nothing",
+        "Enable postscreen in master.cf (smtp inet ... postscreen, with smtpd pass), or move the lists to "
+        "smtpd_client_restrictions (role maildns.audit.dnsbl_policy).",
+        "postfix",
+    ),
+    FindingKind(
+        "DNSBL_NONE_ACTIVE",
+        "medium",
+        "Postfix uses no DNSBL that rejects or scores mail: the host has no DNSBL protection",
+        "Add filtered lists (zen.spamhaus.org=127.0.0.[2..11], ...) to smtpd_client_restrictions or postscreen "
+        "(role maildns.audit.dnsbl_policy).",
+        "postfix",
+    ),
+    FindingKind(
         "POSTFIX_CONFIG_UNREADABLE",
         "high",
         "Postfix's configuration could not be read: its DNSBL use is unknown",
@@ -173,6 +204,41 @@ CATALOG = _kinds(
         "A resolver on the path gets DNSBL error answers (open resolver / rate limited): every lookup through it fails",
         "Stop using that resolver for DNSBL lookups: a local recursive resolver (role maildns.audit.local_resolver) "
         "or a Spamhaus DQS key (role maildns.audit.dnsbl_policy).",
+        "probe",
+    ),
+    FindingKind(
+        "DNSBL_HIDDEN_BY_RESOLVER",
+        "critical",
+        "A resolver on the path hides an active DNSBL: its test point is listed at the list's own name servers, "
+        "but not through this resolver",
+        "Do not remove the list: the resolver is at fault (Google Public DNS answers NXDOMAIN for every Spamhaus "
+        "query). Use a local recursive resolver (role maildns.audit.local_resolver) or a Spamhaus DQS key "
+        "(role maildns.audit.dnsbl_policy).",
+        "probe",
+    ),
+    FindingKind(
+        "DNSBL_ANSWER_MALFORMED",
+        "high",
+        "A resolver on the path sends malformed DNS answers (another question, a CNAME loop, the wrong record "
+        "type, garbage): its answers cannot be trusted",
+        "Replace the resolver (or the middlebox in front of it) with one that answers correctly, such as a local "
+        "recursive resolver (role maildns.audit.local_resolver); the lists and records are not at fault.",
+        "probe",
+    ),
+    FindingKind(
+        "DNSBL_RESOLVER_SLOW",
+        "medium",
+        "A resolver on the path answers DNSBL queries slower than 1 s: lookups risk timing out",
+        "Use a resolver close to the host (a local recursive resolver: role maildns.audit.local_resolver); "
+        "a slow resolver is alive, not dead.",
+        "probe",
+    ),
+    FindingKind(
+        "DNSBL_LIST_SLOW",
+        "medium",
+        "A DNSBL answers slower than 1 s while other lists answer fast: the list (or its name servers) is slow",
+        "Keep the list if it still answers its test points, but not as the only one deciding; give it a low "
+        "postscreen weight or replace it (role maildns.audit.dnsbl_policy).",
         "probe",
     ),
     FindingKind(
@@ -348,16 +414,21 @@ class Finding:
 
     id: str
     evidence: dict = field(default_factory=dict)
+    # Where the harm depends on the host (a public resolver breaks only the lists it refuses), the
+    # judge sets the severity it found; the catalog's is the worst case and the default.
+    severity: str | None = None
 
     def __post_init__(self) -> None:
         if self.id not in CATALOG:
             raise KeyError(f"finding {self.id} is not in the catalog")
+        if self.severity is not None and self.severity not in SEVERITIES:
+            raise ValueError(f"severity {self.severity} is not one of {', '.join(SEVERITIES)}")
 
     def as_dict(self) -> dict:
         kind = CATALOG[self.id]
         return {
             "id": kind.id,
-            "severity": kind.severity,
+            "severity": self.severity or kind.severity,
             "title": kind.title,
             "fix": kind.fix,
             "evidence": self.evidence,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, TEST_FLEET, require_lab_privileges
+from tests.conftest import REPO_ROOT, TEST_FLEET, TEST_LAB_NET, require_lab_privileges
 from tests.integration.helpers import ansible_adhoc
 from tests.lab.dns_fixture import NXDOMAIN_REWRITE_ADDRESS
 
@@ -90,7 +90,7 @@ def test_host_records_resolve_inside_the_lab(lab, lab_hosts) -> None:
 
 def test_real_public_addresses_are_unreachable_from_a_host(lab_hosts) -> None:
     host = lab_hosts["mx02"]
-    assert host.check_output("ip -4 route show").startswith("10.232.0.0/16 dev eth0")
+    assert host.check_output("ip -4 route show").startswith(f"{TEST_LAB_NET}.0.0/16 dev eth0")
     assert len(host.check_output("ip -4 route show").splitlines()) == 1
     result = host.run("dig +tries=1 +time=5 @1.1.1.1 example.org")
     assert "network unreachable" in result.stdout + result.stderr
