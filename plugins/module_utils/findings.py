@@ -217,7 +217,7 @@ CATALOG = _kinds(
         "probe",
     ),
     FindingKind(
-        "DNSBL_ANSWER_MALFORMED",
+        "RESOLVER_ANSWER_MALFORMED",
         "high",
         "A resolver on the path sends malformed DNS answers (another question, a CNAME loop, the wrong record "
         "type, garbage): its answers cannot be trusted",
