@@ -2,23 +2,22 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """One host's whole audit in one module round trip: the inspections and the live probes.
 
-Private to the collection. Runs on managed hosts: Python 3.8 syntax.
+Private to the collection. Runs on managed hosts: Python 3.8 syntax. The host is read once into
+a `HostModel`; every part judges or probes that model. The resolver part runs after the live
+probes when both are asked for, so that a public resolver's severity follows what the probes saw
+through it.
 """
 
 from __future__ import annotations
 
-import shutil
-
-from ansible_collections.maildns.audit.plugins.module_utils.files import HostFiles
+from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_probe import DEFAULT_TIMEOUT
+from ansible_collections.maildns.audit.plugins.module_utils.host_model import read_host
 from ansible_collections.maildns.audit.plugins.module_utils.inspect_host import (
-    NOT_READ,
-    inspect_postfix,
-    inspect_resolver_path,
-    inspect_spamassassin,
-    load_postfix,
+    postfix_part,
+    resolver_part,
+    spamassassin_part,
 )
-from ansible_collections.maildns.audit.plugins.module_utils.probe_host import identity_host, probe_host
-from ansible_collections.maildns.audit.plugins.module_utils.spamassassin_config import read_spamassassin
+from ansible_collections.maildns.audit.plugins.module_utils.probe_host import ProbeOptions, dnsbl_part, identity_part
 
 CHECKS = ("resolver", "postfix", "spamassassin", "dnsbl", "identity")
 
@@ -28,41 +27,31 @@ def audit_host(
     lists: list | None = None,
     outbound_ips: list | None = None,
     domains: list | None = None,
-    timeout: float = 3.0,
+    timeout: float = DEFAULT_TIMEOUT,
     postfix_config_directory: str = "/etc/postfix",
     root: str = "/",
 ) -> dict:
     """{facts: {area: ...}, findings: [...], checks: [...] (names prefixed with the area), status}."""
-    wanted = list(checks or CHECKS)
-    # Read the host once (postconf, SpamAssassin's files and version); every part judges the same model.
-    files = HostFiles(root)
-    postfix = load_postfix(files, postfix_config_directory)
-    spamassassin = (
-        read_spamassassin(files, None, shutil.which("spamassassin")) if "spamassassin" in wanted else NOT_READ
-    )
-    runs = {
-        "resolver": lambda: inspect_resolver_path(root, postfix_config_directory, postfix=postfix),
-        "postfix": lambda: inspect_postfix(root, postfix_config_directory, postfix=postfix),
-        "spamassassin": lambda: inspect_spamassassin(root, spamassassin=spamassassin),
-        "dnsbl": lambda: probe_host(
-            root,
-            lists,
-            outbound_ips,
-            timeout,
-            True,
-            postfix_config_directory,
-            postfix=postfix,
-            spamassassin=spamassassin,
-        ),
-        "identity": lambda: identity_host(
-            root, outbound_ips, domains, None, timeout, postfix_config_directory, postfix=postfix
-        ),
-    }
+    wanted = [area for area in CHECKS if area in (checks or CHECKS)]
+    host = read_host(root, postfix_config_directory, spamassassin="spamassassin" in wanted or "dnsbl" in wanted)
+    options = ProbeOptions(timeout, list(lists or []), list(outbound_ips or []), True, list(domains or []))
+    results: dict = {}
+    # The probes first: the resolver part weighs its findings by what they saw.
+    if "dnsbl" in wanted:
+        results["dnsbl"] = dnsbl_part(host, options)
+    if "identity" in wanted:
+        results["identity"] = identity_part(host, options)
+    if "resolver" in wanted:
+        results["resolver"] = resolver_part(host, results.get("dnsbl", {}).get("probes"))
+    if "postfix" in wanted:
+        results["postfix"] = postfix_part(host)
+    if "spamassassin" in wanted:
+        results["spamassassin"] = spamassassin_part(host)
     facts: dict = {}
     findings: list = []
     all_checks: list = []
     for area in wanted:
-        result = runs[area]()
+        result = results[area]
         findings += [dict(finding, area=area) for finding in result.pop("findings")]
         all_checks += [dict(check, name=f"{area}: {check['name']}") for check in result.pop("checks")]
         result.pop("status")

@@ -1,143 +1,66 @@
 # Copyright: maildns.audit contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What maildns.audit.dnsbl_probe returns: the host's lists through each resolver on its path.
+"""What maildns.audit.dnsbl_probe and rdns_probe return: live DNS about a host's model.
 
-Private to the collection. Runs on managed hosts: Python 3.8 syntax. Reads the same model as the
-inspection modules (resolver path, Postfix, SpamAssassin), then probes.
+Private to the collection. Runs on managed hosts: Python 3.8 syntax. `dnsbl_part(host, options)`
+and `identity_part(host, options)` take the host model (`host_model.read_host`) that the
+inspections judge; `probe_host(root, ...)` and `identity_host(root, ...)` read a host and probe it.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import subprocess
+from dataclasses import dataclass, field
 
 from ansible_collections.maildns.audit.plugins.module_utils import dns_engine
-from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_catalog import mask_dqs_key, normalise_zone
+from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_catalog import mask_dqs_key
 from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_probe import (
-    ResolverTarget,
+    DEFAULT_TIMEOUT,
     check_outbound_ips,
     judge_probes,
     probe_test_points,
 )
-from ansible_collections.maildns.audit.plugins.module_utils.files import HostFiles
 from ansible_collections.maildns.audit.plugins.module_utils.findings import Check
-from ansible_collections.maildns.audit.plugins.module_utils.inspect_host import NOT_READ, load_postfix
+from ansible_collections.maildns.audit.plugins.module_utils.host_model import HostModel, ResolverTarget, read_host
 from ansible_collections.maildns.audit.plugins.module_utils.rdns_probe import probe_identity
-from ansible_collections.maildns.audit.plugins.module_utils.resolver_path import read_resolver_path
-from ansible_collections.maildns.audit.plugins.module_utils.spamassassin_config import (
-    DQS_PLACEHOLDER,
-    read_spamassassin,
-)
 
 # The options both live probes take (documented once: doc_fragments/probe.py).
 PROBE_ARGUMENT_SPEC = {
     "outbound_ips": {"type": "list", "elements": "str", "default": []},
-    "timeout": {"type": "float", "default": 3.0},
+    "timeout": {"type": "float", "default": DEFAULT_TIMEOUT},
     "postfix_config_directory": {"type": "path", "default": "/etc/postfix"},
 }
+
+
+@dataclass
+class ProbeOptions:
+    """What the caller asks of the live probes, besides what the host model says."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    lists: list = field(default_factory=list)  # zones to probe besides the host's own
+    outbound_ips: list = field(default_factory=list)  # empty: from the model
+    check_outbound: bool = True
+    domains: list = field(default_factory=list)  # mail domains besides Postfix's mydomain
+    helo_name: str | None = None  # None: from the model
 
 
 def timeout_problem(timeout: float) -> str | None:
     """What is wrong with a timeout option, for fail_json; None when it is fine."""
     if 0 < timeout <= 60:
         return None
-    return f"timeout must be between 0 and 60 seconds, for example 3.0 (got {timeout})"
+    return f"timeout must be between 0 and 60 seconds, for example {DEFAULT_TIMEOUT} (got {timeout})"
 
 
-def path_resolvers(files: HostFiles, postfix, spamassassin) -> list:  # type: ignore[no-untyped-def]
-    """Every resolver a DNSBL query from this host can go through, with where the host names it."""
-    queue = postfix.parameters.get("queue_directory", "/var/spool/postfix") if postfix else "/var/spool/postfix"
-    path = read_resolver_path(files, queue, postfix.chrooted_services if postfix else [])
-    targets = [
-        ResolverTarget(ns.address, f"{path.resolv_conf.path} line {ns.line}" if ns.line else "glibc default")
-        for ns in path.resolv_conf.effective_nameservers
-    ]
-    if path.chroot.get("differs"):
-        targets += [
-            ResolverTarget(address, f"Postfix chroot copy {path.chroot['path']}")
-            for address in path.chroot.get("nameservers", [])
-        ]
-    if spamassassin is not None:
-        targets += [
-            ResolverTarget(server["address"], f"SpamAssassin dns_server {server['file']}:{server['line']}")
-            for server in spamassassin.dns_servers
-        ]
-    unique, seen = [], set()
-    for target in targets:
-        if target.address not in seen:
-            seen.add(target.address)
-            unique.append(target)
-    return unique
+def _status(checks: list) -> str:
+    return "unknown" if any(check.status == "unknown" for check in checks) else "ok"
 
 
-def host_zones(postfix, spamassassin, extra: list) -> list:  # type: ignore[no-untyped-def]
-    zones = []
-    if postfix is not None:
-        zones += [use["zone"] for use in postfix.dnsbl_uses(mask=False) if use.get("active", True)]
-    if spamassassin is not None:
-        zones += [rule["zone"] for rule in spamassassin.dnsbl_rules if DQS_PLACEHOLDER not in rule["zone"]]
-    zones += list(extra or [])
-    unique = []
-    for zone in zones:
-        name = normalise_zone(zone)
-        if name and name not in unique:
-            unique.append(name)
-    return unique
-
-
-def global_addresses() -> list:
-    """The host's global unicast addresses (`ip -o addr show scope global`)."""
-    try:
-        output = subprocess.run(
-            ["ip", "-o", "addr", "show", "scope", "global"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            universal_newlines=True,
-            timeout=10,
-            check=False,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    addresses = []
-    for line in output.splitlines():
-        fields = line.split()
-        if len(fields) > 3 and fields[2] in ("inet", "inet6"):
-            addresses.append(fields[3].split("/", 1)[0])
-    return addresses
-
-
-def outbound_addresses(postfix, given: list) -> tuple:  # type: ignore[no-untyped-def]
-    """(addresses, where they came from): given, else Postfix's smtp_bind_address(6), else the host's."""
-    if given:
-        return list(given), "parameter outbound_ips"
-    if postfix is not None:
-        bound = [postfix.parameters.get(name, "") for name in ("smtp_bind_address", "smtp_bind_address6")]
-        bound = [address for address in bound if address]
-        if bound:
-            return bound, "Postfix smtp_bind_address / smtp_bind_address6"
-    return global_addresses(), "the host's global addresses"
-
-
-def probe_host(
-    root: str = "/",
-    lists: list | None = None,
-    outbound_ips: list | None = None,
-    timeout: float = 3.0,
-    check_outbound: bool = True,
-    postfix_config_directory: str = "/etc/postfix",
-    postfix: object = NOT_READ,
-    spamassassin: object = NOT_READ,
-) -> dict:
-    files = HostFiles(root)
+def dnsbl_part(host: HostModel, options: ProbeOptions) -> dict:
+    """The host's lists (and `options.lists`) through every resolver on its path; its outbound listings."""
     checks = []
-    if postfix is NOT_READ:
-        postfix = load_postfix(files, postfix_config_directory)
-    if spamassassin is NOT_READ:
-        spamassassin = read_spamassassin(files)
-    zones = host_zones(postfix, spamassassin, lists or [])
+    zones = host.dnsbl_zones(options.lists)
     engine = dns_engine.engine_name()
     if engine == "dnspython":
-        resolvers = path_resolvers(files, postfix, spamassassin)
+        resolvers = host.dnsbl_resolvers()
     else:
         resolvers = [ResolverTarget("", "system resolver (libc): resolv.conf as a whole, no per-server probing")]
         checks.append(
@@ -148,18 +71,16 @@ def probe_host(
                 "A records only, without TXT, authoritative or per-resolver answers",
             )
         )
+    probes, outbound = [], []
     if not zones:
         checks.append(Check("dnsbl_probe", "ok", "the host uses no DNSBL and none was given"))
-        probes, outbound = [], []
     else:
-        probes = probe_test_points(zones, resolvers, timeout)
+        probes = probe_test_points(zones, resolvers, options.timeout)
         checks.append(Check("dnsbl_probe", "ok", f"{len(zones)} lists through {len(resolvers)} resolvers"))
-        outbound = []
-        if check_outbound:
-            ips, source = outbound_addresses(postfix, outbound_ips or [])
-            ips = [ip for ip in ips if _valid(ip)]
+        if options.check_outbound:
+            ips, source = host.outbound_addresses(options.outbound_ips)
             if ips:
-                outbound = check_outbound_ips(zones, ips, probes, timeout)
+                outbound = check_outbound_ips(zones, ips, probes, options.timeout)
                 unknown = [r for r in outbound if r["status"] == "unknown"]
                 checks.append(
                     Check(
@@ -173,7 +94,6 @@ def probe_host(
             else:
                 checks.append(Check("outbound_listings", "unknown", f"no outbound address found ({source})"))
     findings = judge_probes(probes, outbound)
-    status = "unknown" if any(check.status == "unknown" for check in checks) else "ok"
     return {
         "engine": engine,
         "resolvers": [{"address": r.address, "source": r.source} for r in resolvers],
@@ -182,31 +102,12 @@ def probe_host(
         "outbound": outbound,
         "findings": [finding.as_dict() for finding in findings],
         "checks": [check.as_dict() for check in checks],
-        "status": status,
+        "status": _status(checks),
     }
 
 
-def _valid(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
-
-
-def identity_host(
-    root: str = "/",
-    outbound_ips: list | None = None,
-    domains: list | None = None,
-    helo_name: str | None = None,
-    timeout: float = 3.0,
-    postfix_config_directory: str = "/etc/postfix",
-    postfix: object = NOT_READ,
-) -> dict:
-    """What maildns.audit.rdns_probe returns."""
-    files = HostFiles(root)
-    if postfix is NOT_READ:
-        postfix = load_postfix(files, postfix_config_directory)
+def identity_part(host: HostModel, options: ProbeOptions) -> dict:
+    """PTR, forward-confirmed rDNS, HELO and MX of the host, through its own nameservers."""
     checks = []
     if dns_engine.engine_name() != "dnspython":
         checks.append(
@@ -225,21 +126,14 @@ def identity_host(
             "status": "unknown",
             "outbound_source": "",
         }
-    ips, source = outbound_addresses(postfix, outbound_ips or [])
-    ips = [ip for ip in ips if _valid(ip)]
-    if helo_name is None:
-        helo_name = (
-            postfix.parameters.get("smtp_helo_name") or postfix.parameters.get("myhostname", "") if postfix else ""
-        )
-    wanted = list(domains or [])
-    if postfix is not None and postfix.parameters.get("mydomain") and postfix.parameters["mydomain"] not in wanted:
-        wanted.insert(0, postfix.parameters["mydomain"])
-    servers = [ns.address for ns in read_resolver_path(files).resolv_conf.effective_nameservers]
-    report = probe_identity(ips, helo_name or "", wanted, servers, timeout)
+    ips, source = host.outbound_addresses(options.outbound_ips)
+    helo_name = host.helo_name if options.helo_name is None else options.helo_name
+    report = probe_identity(
+        ips, helo_name or "", host.mail_domains(options.domains), host.identity_resolvers(), options.timeout
+    )
     checks = report.checks
     if not ips:
         checks.append(Check("outbound_addresses", "unknown", f"no outbound address found ({source})"))
-    status = "unknown" if any(check.status == "unknown" for check in checks) else "ok"
     return {
         "helo": report.helo,
         "addresses": report.addresses,
@@ -247,5 +141,36 @@ def identity_host(
         "outbound_source": source,
         "findings": [f.as_dict() for f in report.findings],
         "checks": [c.as_dict() for c in checks],
-        "status": status,
+        "status": _status(checks),
     }
+
+
+# -- read a host, then probe it: what the single-purpose modules call --------------------------------
+
+
+def probe_host(
+    root: str = "/",
+    lists: list | None = None,
+    outbound_ips: list | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    check_outbound: bool = True,
+    postfix_config_directory: str = "/etc/postfix",
+) -> dict:
+    """What maildns.audit.dnsbl_probe returns."""
+    options = ProbeOptions(timeout, list(lists or []), list(outbound_ips or []), check_outbound)
+    return dnsbl_part(read_host(root, postfix_config_directory), options)
+
+
+def identity_host(
+    root: str = "/",
+    outbound_ips: list | None = None,
+    domains: list | None = None,
+    helo_name: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    postfix_config_directory: str = "/etc/postfix",
+) -> dict:
+    """What maildns.audit.rdns_probe returns."""
+    options = ProbeOptions(
+        timeout, outbound_ips=list(outbound_ips or []), domains=list(domains or []), helo_name=helo_name
+    )
+    return identity_part(read_host(root, postfix_config_directory, spamassassin=False), options)
