@@ -16,9 +16,13 @@ options:
     elements: str
     default: []
   timeout:
-    description: Seconds to wait for each answer. The whole probe takes about this long plus the slowest answer.
+    description:
+      - Seconds to wait for each answer (more than 0, at most 60).
+      - When every list answers, the whole probe takes about the slowest answer; a list or resolver that does not
+        answer costs one timeout, and asking the failing lists' own name servers at most three more.
+      - An answer slower than 1 s is reported as a slow list or a slow resolver (alive, but at risk of timing out).
     type: float
-    default: 3.0
+    default: 2.5
   postfix_config_directory:
     description: Postfix configuration directory, read for the lists, C(smtp_helo_name), C(mydomain), the chroot and
       C(smtp_bind_address).

@@ -36,6 +36,9 @@ class Dnsbl:
     lookup_url: str = ""
     dqs_zone: str = ""  # the DQS equivalent, with <key> for the account key
     history: str = ""  # why it is retired; "lists the world" when it answered every name
+    # Refuses queries that come through public resolvers (answers an error code or nothing).
+    refuses_public_resolvers: bool = False
+    source: str = ""  # where the status and history were checked
 
     @property
     def lists_the_world(self) -> bool:
@@ -82,6 +85,7 @@ def _spamhaus(zone: str, codes: dict, reply_filter: str, kind: str = "ip", advis
         ipv6=(kind == "ip"),
         lookup_url=_SPAMHAUS_URL,
         dqs_zone="<key>." + zone.split(".")[0] + "." + DQS_SUFFIX,
+        refuses_public_resolvers=True,
     )
 
 
@@ -264,12 +268,29 @@ def is_dqs_zone(zone: str) -> bool:
     return normalise_zone(zone).endswith("." + DQS_SUFFIX)
 
 
+# Any name below dq.spamhaus.<tld>: the real DQS zones end in .net, but a key typed under .org or
+# .com is still a key, and the typo is exactly when it shows up in findings.
+_UNDER_DQS = re.compile(r"\.dq\.spamhaus\.[a-z]{2,}$")
+
+
+def under_dqs_name(zone: str) -> bool:
+    return bool(_UNDER_DQS.search(normalise_zone(zone)))
+
+
 def mask_dqs_key(zone: str) -> str:
-    """A DQS zone with the account key replaced: keys never reach facts, findings or logs."""
+    """A zone below dq.spamhaus.* with the account key replaced: keys never reach facts, findings or logs."""
     labels = normalise_zone(zone).split(".")
-    if is_dqs_zone(zone) and len(labels) > 4:
+    if under_dqs_name(zone) and len(labels) > 4:
         return "<DQS key>." + ".".join(labels[-4:])
     return zone
+
+
+def dqs_correction(zone: str) -> str | None:
+    """For a DQS name under the wrong TLD (`<key>.zen.dq.spamhaus.org`), the name it should have, masked."""
+    labels = normalise_zone(zone).split(".")
+    if under_dqs_name(zone) and not is_dqs_zone(zone) and len(labels) >= 4:
+        return "<DQS key>." + labels[-4] + "." + DQS_SUFFIX
+    return None
 
 
 def lookup(zone: str) -> Dnsbl | None:
@@ -288,6 +309,9 @@ def near_miss(zone: str) -> str | None:
     name = normalise_zone(zone)
     if lookup(name) is not None:
         return None
+    corrected = dqs_correction(name)
+    if corrected is not None:
+        return corrected
     for known in CATALOG:
         if _distance(name, known) <= 2:
             return known
@@ -364,13 +388,13 @@ def render_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-_DQS_KEY = re.compile(r"\b[A-Za-z0-9]{8,}\.((?:[a-z0-9-]+\.)+" + re.escape(DQS_SUFFIX) + r")\b", re.IGNORECASE)
+_DQS_KEY = re.compile(r"\b[A-Za-z0-9]{8,}\.((?:[a-z0-9-]+\.)+dq\.spamhaus\.[a-z]{2,})\b", re.IGNORECASE)
 _PLACEHOLDER = "your_DQS_key"
 
 
 def mask_secrets(text: str) -> str:
     """Any text with DQS account keys replaced (config values, log lines, answers)."""
-    if not text or DQS_SUFFIX not in text.lower():
+    if not text or "dq.spamhaus." not in text.lower():
         return text
     return _DQS_KEY.sub(
         lambda match: match.group(0) if match.group(0).startswith(_PLACEHOLDER) else "<DQS key>." + match.group(1), text

@@ -5,10 +5,18 @@
 Private to the collection. Runs on managed hosts: Python 3.8 syntax.
 
 `probe_test_points` asks every list's RFC 5782 test points (listed and not listed) through every
-resolver on the path at once and classifies each (list, resolver) pair; where a resolver is
-refused it asks the list's own authoritative servers directly and reports the true answer beside
-the error; `check_outbound_ips` asks every list about the host's outbound addresses through a path
-that works, and never reports an error code as a listing.
+resolver on the path at once and classifies what each (list, resolver) pair answered. Wherever a
+pair does not work, it asks the list's own name servers (found through the path, asked without
+recursion) for the same test points, and so tells who is at fault: a list that works at its name
+servers but not through a resolver is hidden by that resolver (Google Public DNS answers NXDOMAIN
+for every Spamhaus name), never "dead". Error answers (127.255.255.x) get their TXT read: Spamhaus
+names there the resolver that really reached it (the egress, often a forwarder behind the one the
+host names). `check_outbound_ips` asks every list about the host's outbound addresses through a
+path that works, and never reports an error code as a listing.
+
+At most three sequential DNS batches here (test points with the zones' NS; NS addresses with the
+error TXTs; the name servers' own answers) and one in `check_outbound_ips`, each bounded by
+`timeout`: the probe's time is bounded by 4 x timeout, and is one timeout when every list answers.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,6 +32,8 @@ from dataclasses import dataclass, field
 from ansible_collections.maildns.audit.plugins.module_utils import dnsbl_catalog
 from ansible_collections.maildns.audit.plugins.module_utils.dns_engine import Question, engine_name, resolve_many
 from ansible_collections.maildns.audit.plugins.module_utils.findings import Finding
+from ansible_collections.maildns.audit.plugins.module_utils.host_model import ResolverTarget
+from ansible_collections.maildns.audit.plugins.module_utils.public_resolvers import PUBLIC_KNOWN, classify_address
 
 WORKING = "working"
 BLOCKED = "blocked_open_resolver"
@@ -34,50 +45,47 @@ HIJACKED = "hijacked"
 UNREACHABLE = "unreachable"
 MALFORMED = "malformed"
 ERROR_CLASSES = {"127.255.255.254": BLOCKED, "127.255.255.255": RATE_LIMITED, "127.255.255.252": WRONG_LIST}
-FINDING_OF = {
-    BLOCKED: "DNSBL_RESOLVER_REFUSED",
-    RATE_LIMITED: "DNSBL_RESOLVER_REFUSED",
-    WRONG_LIST: "DNSBL_WRONG_LIST",
-    DEAD: "DNSBL_DEAD",
-    LISTS_THE_WORLD: "DNSBL_LISTS_THE_WORLD",
-    HIJACKED: "DNSBL_ANSWER_HIJACKED",
-    UNREACHABLE: "DNSBL_UNREACHABLE",
-    MALFORMED: "DNSBL_UNREACHABLE",
-}
-
-
-@dataclass(frozen=True)
-class ResolverTarget:
-    """One resolver on the host's path, and where the host names it."""
-
-    address: str
-    source: str  # "/etc/resolv.conf line 2", "Postfix chroot copy", "SpamAssassin dns_server"
-    port: int = 53
+REFUSALS = (BLOCKED, RATE_LIMITED, WRONG_LIST)
+# An answer slower than this is "slow but alive": its own finding, not a dead list.
+SLOW_MS = 1000.0
+DEFAULT_TIMEOUT = 2.5
+# The resolver that reached Spamhaus, in the TXT beside an error answer: .../returnc/pub/<address>/
+_EGRESS = re.compile(r"/returnc/[a-z]+/([0-9A-Fa-f:.]+)/?")
 
 
 @dataclass
 class ListProbe:
     zone: str  # as queried (a DQS zone carries its key: never returned, see `shown`)
     resolver: ResolverTarget
-    classification: str = ""
+    classification: str = ""  # what the resolver answered (WORKING, DEAD, ...)
     detail: str = ""
     queries: list = field(default_factory=list)
-    authoritative: dict = field(default_factory=dict)
+    authoritative: dict = field(default_factory=dict)  # what the list's own name servers answered
+    explanation: str = ""  # the TXT beside an error answer
+    egress: str = ""  # the resolver address that TXT names
+    slowest_ms: float = 0.0  # the slowest test-point answer that came
+    at_fault: str = ""  # "resolver", "list" or "" (working, or not known)
 
     @property
     def shown(self) -> str:
         return dnsbl_catalog.mask_dqs_key(self.zone)
 
     def as_dict(self) -> dict:
-        return {
+        result = {
             "zone": self.shown,
             "resolver": self.resolver.address,
             "resolver_source": self.resolver.source,
             "classification": self.classification,
             "detail": dnsbl_catalog.mask_secrets(self.detail),
             "queries": [_masked(query) for query in self.queries],
-            "authoritative": self.authoritative,
+            "authoritative": _masked(self.authoritative),
+            "slowest_ms": round(self.slowest_ms, 1),
+            "at_fault": self.at_fault,
         }
+        if self.explanation:
+            result["explanation"] = dnsbl_catalog.mask_secrets(self.explanation)
+            result["egress"] = self.egress
+        return result
 
 
 def _masked(query: dict) -> dict:
@@ -85,7 +93,7 @@ def _masked(query: dict) -> dict:
         k: (
             dnsbl_catalog.mask_secrets(v)
             if isinstance(v, str)
-            else [dnsbl_catalog.mask_secrets(x) for x in v]
+            else [dnsbl_catalog.mask_secrets(x) if isinstance(x, str) else x for x in v]
             if isinstance(v, list)
             else v
         )
@@ -152,8 +160,8 @@ def _in_loopback_net(text: str) -> bool:
         return False
 
 
-def probe_test_points(zones: list, resolvers: list, timeout: float = 3.0, authority_port: int = 53) -> list:
-    """Every (list, resolver) pair, classified; refused pairs get the authoritative answer beside."""
+def probe_test_points(zones: list, resolvers: list, timeout: float = DEFAULT_TIMEOUT, authority_port: int = 53) -> list:
+    """Every (list, resolver) pair, classified, and where one fails, who is at fault."""
     plans = []
     questions = []
     for zone in zones:
@@ -163,88 +171,173 @@ def probe_test_points(zones: list, resolvers: list, timeout: float = 3.0, author
             server = resolver.address or None  # "": the system resolver (libc, without dnspython)
             questions += [Question(name, "A", server, resolver.port) for name in listed + not_listed]
             plans.append((ListProbe(zone, resolver), start, len(listed), len(not_listed)))
+    # The zones' NS go in the same batch: a failing pair then costs no extra round to find them.
+    ns_start = len(questions)
+    asked_ns = engine_name() == "dnspython"
+    if asked_ns:
+        questions += [Question(zone, "NS", r.address or None, r.port) for zone in zones for r in resolvers]
     replies = resolve_many(questions, timeout)
     probes = []
     for probe, start, n_listed, n_not in plans:
         mine = replies[start : start + n_listed + n_not]
         probe.classification, probe.detail = classify(mine[:n_listed], mine[n_listed:])
         probe.queries = [reply.as_dict() for reply in mine]
+        answered = [r.elapsed_ms for r in mine if not r.error]
+        probe.slowest_ms = max(answered) if answered else 0.0
         probes.append(probe)
-    refused = [p for p in probes if p.classification in (BLOCKED, RATE_LIMITED, WRONG_LIST)]
-    if refused:
-        ask_authorities(refused, resolvers, timeout, authority_port)
+    failing = [p for p in probes if p.classification != WORKING]
+    if failing:
+        ns_replies = replies[ns_start:] if asked_ns else []
+        ask_authorities(failing, resolvers, timeout, authority_port, ns_replies)
+        for probe in failing:
+            probe.at_fault = _at_fault(probe, probes)
     return probes
 
 
-def ask_authorities(probes: list, resolvers: list, timeout: float, authority_port: int = 53) -> None:
-    """NS of each zone, their addresses, then the listed test point straight from them (no recursion)."""
+def ask_authorities(
+    probes: list, resolvers: list, timeout: float, authority_port: int = 53, ns_replies: list | None = None
+) -> None:
+    """The zones' name servers and their addresses, then both test points straight from them (no recursion).
+
+    Error answers get their TXT read through the same resolver in the same batch as the addresses.
+    """
     zones = sorted({p.zone for p in probes})
-    ns_replies = resolve_many(
-        [Question(zone, "NS", r.address or None, r.port) for zone in zones for r in resolvers], timeout
-    )
+    if ns_replies is None:
+        ns_replies = resolve_many(
+            [Question(zone, "NS", r.address or None, r.port) for zone in zones for r in resolvers], timeout
+        )
     names: dict = {}
+    ns_rcodes: dict = {}
     for reply in ns_replies:
-        if reply.answers and reply.question.name not in names:
-            names[reply.question.name] = reply.answers
-    address_questions = [
+        zone = reply.question.name
+        ns_rcodes.setdefault(zone, set()).add(reply.rcode if not reply.error else "error")
+        if zone in zones and reply.answers and zone not in names:
+            names[zone] = reply.answers
+    questions = [
         Question(name, "A", r.address or None, r.port)
         for zone in zones
         for name in names.get(zone, [])
         for r in resolvers
     ]
+    n_addresses = len(questions)
+    refused = [p for p in probes if p.classification in REFUSALS]
+    for probe in refused:
+        listed, _unlisted = test_points(probe.zone)
+        questions.append(Question(listed[0], "TXT", probe.resolver.address or None, probe.resolver.port))
+    replies = resolve_many(questions, timeout) if questions else []
     addresses: dict = {}
-    for reply in resolve_many(address_questions, timeout):
+    for reply in replies[:n_addresses]:
         for answer in reply.answers:
             addresses.setdefault(reply.question.name, answer)
+    for probe, reply in zip(refused, replies[n_addresses:]):
+        probe.explanation = " ".join(reply.answers)[:300]
+        match = _EGRESS.search(probe.explanation)
+        probe.egress = match.group(1) if match else ""
     truth_questions = []
     servers = {}
     for zone in zones:
         server = next((addresses[n] for n in names.get(zone, []) if n in addresses), None)
         servers[zone] = server
         if server is not None:
-            listed, _unlisted = test_points(zone)
-            truth_questions.append(Question(listed[0], "A", server, authority_port, recursion=False))
-    truth = {reply.question.name: reply for reply in resolve_many(truth_questions, timeout)}
+            listed, not_listed = test_points(zone)
+            truth_questions += [Question(listed[0], "A", server, authority_port, recursion=False)]
+            truth_questions += [Question(not_listed[0], "A", server, authority_port, recursion=False)]
+    truth = {reply.question.name: reply for reply in resolve_many(truth_questions, timeout)} if truth_questions else {}
     for probe in probes:
         server = servers.get(probe.zone)
         if server is None:
-            probe.authoritative = {"server": None, "reason": "the zone's name servers could not be found"}
+            verdict = "unknown"
+            if engine_name() != "dnspython":
+                reason = "not asked: finding a zone's name servers needs dnspython"
+            elif ns_rcodes.get(probe.zone) == {"NXDOMAIN"}:
+                # Every resolver says the zone itself does not exist: the list is gone, not hidden.
+                reason, verdict = "the zone does not exist (NXDOMAIN for its NS through every resolver)", "dead"
+            else:
+                reason = "the zone's name servers could not be found through any resolver on the path"
+            probe.authoritative = {"server": None, "reason": reason, "verdict": verdict}
             continue
-        listed, _unlisted = test_points(probe.zone)
-        reply = truth.get(listed[0])
+        listed, not_listed = test_points(probe.zone)
+        reply, unlisted = truth.get(listed[0]), truth.get(not_listed[0])
         probe.authoritative = {
             "server": server,
-            "query": dnsbl_catalog.mask_secrets(listed[0]),
+            "query": listed[0],
             "answers": reply.answers if reply else [],
             "rcode": reply.rcode if reply else "",
             "error": reply.error if reply else "not asked",
+            "verdict": _verdict(reply, unlisted),
         }
 
 
-def check_outbound_ips(zones: list, ips: list, probes: list, timeout: float = 3.0, authority_port: int = 53) -> list:
+def _verdict(listed, unlisted) -> str:  # type: ignore[no-untyped-def]
+    """What the list's own name servers say of it: alive, dead, lists_the_world, or unknown."""
+    if listed is None or listed.error or listed.rcode not in ("NOERROR", "NXDOMAIN"):
+        return "unknown"
+    listings = [a for a in listed.answers if _in_loopback_net(a) and a not in ERROR_CLASSES]
+    if not listings:
+        return "dead"
+    if unlisted is not None and not unlisted.error and unlisted.rcode == "NOERROR" and unlisted.answers:
+        return "lists_the_world"
+    return "alive"
+
+
+def _at_fault(probe: ListProbe, probes: list) -> str:
+    """Who is to blame for a failing pair: the resolver, the list, or "" when it cannot be told."""
+    if probe.classification in (MALFORMED, HIJACKED, BLOCKED, RATE_LIMITED):
+        return "resolver"
+    verdict = probe.authoritative.get("verdict", "unknown")
+    elsewhere = [p for p in probes if p.zone == probe.zone and p is not probe and p.classification == WORKING]
+    if probe.classification == WRONG_LIST:
+        return "list"  # the name is wrong for every resolver: the configuration is at fault
+    if probe.classification == LISTS_THE_WORLD:
+        return "resolver" if verdict == "alive" or elsewhere else "list"
+    if verdict == "alive" or elsewhere:
+        return "resolver"
+    if verdict in ("dead", "lists_the_world"):
+        return "list"
+    entry = dnsbl_catalog.lookup(probe.zone)
+    if entry is not None and entry.status == "retired":
+        return "list"
+    if probe.classification == UNREACHABLE and _answers_nothing(probe, probes):
+        return "resolver"  # it answers no list at all
+    if probe.classification in (DEAD, UNREACHABLE) and entry is not None:
+        # The catalog knows the list as active: a resolver problem until its name servers say otherwise.
+        return "resolver"
+    return ""
+
+
+def _answers_nothing(probe: ListProbe, probes: list) -> bool:
+    """Whether the pair's resolver failed for every list (dead resolver), not for this one only."""
+    return all(p.classification in (UNREACHABLE, MALFORMED) for p in probes if p.resolver == probe.resolver)
+
+
+def check_outbound_ips(
+    zones: list, ips: list, probes: list, timeout: float = DEFAULT_TIMEOUT, authority_port: int = 53
+) -> list:
     """Each outbound IP on each list, through a resolver that works for that list (or its authority)."""
     questions = []
     plans = []
     for zone in zones:
         if list_kind(zone) != "ip":
             continue
-        working = next((p.resolver for p in probes if p.zone == zone and p.classification == WORKING), None)
-        path, port, recursion = (working.address, working.port, True) if working else (None, authority_port, False)
-        if path is None:
-            # No resolver works for this list: ask its authoritative server, as the refused pairs did.
-            path = next(
-                (p.authoritative.get("server") for p in probes if p.zone == zone and p.authoritative.get("server")),
-                None,
-            )
+        mine = [p for p in probes if p.zone == zone]
+        working = next((p.resolver for p in mine if p.classification == WORKING), None)
+        authority = next((p.authoritative for p in mine if p.authoritative.get("server")), None)
+        if working is not None:
+            path, port, recursion = working.address, working.port, True
+        elif authority is not None and authority.get("verdict") == "alive":
+            # No resolver on the path works for this list: ask its name server, as the failing pairs did.
+            path, port, recursion = authority["server"], authority_port, False
+        else:
+            path, port, recursion = None, authority_port, False
         for ip in ips:
             if path is None:
-                plans.append((zone, ip, None, None))
+                plans.append((zone, ip, None, None, _no_path_reason(mine)))
                 continue
-            plans.append((zone, ip, path, len(questions)))
+            plans.append((zone, ip, path, len(questions), ""))
             questions.append(Question(query_name(ip, zone, "ip"), "A", path, port, recursion=recursion))
-    replies = resolve_many(questions, timeout)
+    replies = resolve_many(questions, timeout) if questions else []
     results = []
-    for zone, ip, path, index in plans:
+    for zone, ip, path, index, reason in plans:
         entry = dnsbl_catalog.lookup(zone)
         result = {
             "zone": dnsbl_catalog.mask_dqs_key(zone),
@@ -257,11 +350,11 @@ def check_outbound_ips(zones: list, ips: list, probes: list, timeout: float = 3.
         }
         if index is None:
             result["status"] = "unknown"
-            result["reason"] = "no resolver on the path works for this list, and its name servers were not found"
+            result["reason"] = reason
         else:
             reply = replies[index]
             result["status"] = "unknown" if reply.error else "ok"
-            result["reason"] = reply.error
+            result["reason"] = dnsbl_catalog.mask_secrets(reply.error)
             for answer in reply.answers:
                 meaning = _meaning(entry, answer)
                 if answer in ERROR_CLASSES or (entry and answer in entry.errors):
@@ -271,6 +364,19 @@ def check_outbound_ips(zones: list, ips: list, probes: list, timeout: float = 3.
             result["listed"] = bool(result["codes"])
         results.append(result)
     return results
+
+
+def _no_path_reason(mine: list) -> str:
+    """Why an outbound address could not be looked up on a list: what was tried, never more."""
+    authority = next((p.authoritative for p in mine if p.authoritative), {})
+    if not authority:
+        return "no resolver on the path works for this list"
+    if authority.get("server") is None:
+        return "no resolver on the path works for this list; " + authority.get("reason", "")
+    return (
+        f"no resolver on the path works for this list, and its name server {authority['server']} "
+        f"does not list the test point ({authority.get('verdict', 'unknown')})"
+    )
 
 
 def _meaning(entry, answer: str) -> str:  # type: ignore[no-untyped-def]
@@ -283,22 +389,132 @@ def _meaning(entry, answer: str) -> str:  # type: ignore[no-untyped-def]
     return "listed (code not in the catalog)"
 
 
+# -- findings ---------------------------------------------------------------------------------------
+
+
+def _evidence(probe: ListProbe) -> dict:
+    address_class, provider = classify_address(probe.resolver.address) if probe.resolver.address else ("", None)
+    evidence = {
+        "zone": probe.shown,
+        "resolver": probe.resolver.address,
+        "resolver_source": probe.resolver.source,
+        "classification": probe.classification,
+        "detail": dnsbl_catalog.mask_secrets(probe.detail),
+    }
+    if address_class == PUBLIC_KNOWN:
+        evidence["provider"] = provider
+    if probe.at_fault:
+        evidence["at_fault"] = probe.at_fault
+    if probe.authoritative:
+        evidence["authoritative"] = _masked(probe.authoritative)
+    return evidence
+
+
+def _list_finding(probe: ListProbe, probes: list) -> Finding | None:
+    """The finding of one failing pair, named for whoever is at fault."""
+    evidence = _evidence(probe)
+    entry = dnsbl_catalog.lookup(probe.zone)
+    working = sorted({p.resolver.address for p in probes if p.zone == probe.zone and p.classification == WORKING})
+    if working:
+        evidence["works_through"] = working
+    if probe.classification == MALFORMED:
+        return Finding("RESOLVER_ANSWER_MALFORMED", evidence)
+    if probe.classification in (BLOCKED, RATE_LIMITED):
+        if probe.explanation:
+            evidence["explanation"] = dnsbl_catalog.mask_secrets(probe.explanation)
+        if probe.egress:
+            evidence["egress_resolver"] = probe.egress
+            egress_class, egress_provider = classify_address(probe.egress)
+            if egress_class == PUBLIC_KNOWN:
+                evidence["egress_provider"] = egress_provider
+            if probe.egress != probe.resolver.address:
+                evidence["egress_note"] = (
+                    f"Spamhaus was reached by {probe.egress}, not by {probe.resolver.address}: "
+                    "the resolver the host names forwards to it"
+                )
+        return Finding("DNSBL_RESOLVER_REFUSED", evidence)
+    if probe.classification == WRONG_LIST:
+        if probe.explanation:
+            evidence["explanation"] = dnsbl_catalog.mask_secrets(probe.explanation)
+        corrected = dnsbl_catalog.dqs_correction(probe.zone)
+        if corrected:
+            evidence["did_you_mean"] = corrected
+            evidence["hint"] = "Spamhaus DQS zones end in .dq.spamhaus.net"
+        return Finding("DNSBL_WRONG_LIST", evidence)
+    if probe.classification == HIJACKED:
+        return Finding("DNSBL_ANSWER_HIJACKED", evidence)
+    if probe.at_fault == "resolver" and probe.classification in (DEAD, UNREACHABLE, LISTS_THE_WORLD):
+        if probe.classification == UNREACHABLE and _answers_nothing(probe, probes):
+            # The resolver answers no list at all: not a fact about this list, and not a hidden list.
+            return Finding("DNSBL_UNREACHABLE", dict(evidence, note="this resolver answers none of the host's lists"))
+        if entry is not None:
+            evidence["catalog_status"] = entry.status
+        return Finding("DNSBL_HIDDEN_BY_RESOLVER", evidence)
+    if entry is not None and entry.status == "retired" and probe.classification != WORKING:
+        return Finding("DNSBL_RETIRED", dict(evidence, history=entry.history, lists_the_world=entry.lists_the_world))
+    kind = {DEAD: "DNSBL_DEAD", LISTS_THE_WORLD: "DNSBL_LISTS_THE_WORLD", UNREACHABLE: "DNSBL_UNREACHABLE"}
+    return Finding(kind[probe.classification], evidence) if probe.classification in kind else None
+
+
+def slow_findings(probes: list) -> list:
+    """Answers slower than SLOW_MS: a slow resolver (slow for every list) or a slow list (slow alone)."""
+    findings = []
+    resolvers = []
+    for probe in probes:
+        if probe.resolver not in resolvers:
+            resolvers.append(probe.resolver)
+    slow_resolvers = set()
+    for resolver in resolvers:
+        answered = [p for p in probes if p.resolver == resolver and p.slowest_ms > 0]
+        slow = [p for p in answered if p.slowest_ms > SLOW_MS]
+        if slow and len(slow) == len(answered) and (len(answered) > 1 or len(probes) == 1):
+            slow_resolvers.add(resolver)
+            findings.append(
+                Finding(
+                    "DNSBL_RESOLVER_SLOW",
+                    {
+                        "resolver": resolver.address,
+                        "resolver_source": resolver.source,
+                        "slowest_ms": round(max(p.slowest_ms for p in slow), 1),
+                        "lists": [p.shown for p in slow],
+                        "threshold_ms": SLOW_MS,
+                    },
+                )
+            )
+    for probe in probes:
+        if probe.slowest_ms > SLOW_MS and probe.resolver not in slow_resolvers:
+            findings.append(
+                Finding(
+                    "DNSBL_LIST_SLOW",
+                    {
+                        "zone": probe.shown,
+                        "resolver": probe.resolver.address,
+                        "resolver_source": probe.resolver.source,
+                        "slowest_ms": round(probe.slowest_ms, 1),
+                        "threshold_ms": SLOW_MS,
+                    },
+                )
+            )
+    return findings
+
+
 def judge_probes(probes: list, outbound: list) -> list:
     findings = []
+    seen = set()
     for probe in probes:
-        kind = FINDING_OF.get(probe.classification)
-        if kind is None:
+        if probe.classification == WORKING:
             continue
-        evidence = {
-            "zone": probe.shown,
-            "resolver": probe.resolver.address,
-            "resolver_source": probe.resolver.source,
-            "classification": probe.classification,
-            "detail": dnsbl_catalog.mask_secrets(probe.detail),
-        }
-        if probe.authoritative:
-            evidence["authoritative"] = probe.authoritative
-        findings.append(Finding(kind, evidence))
+        finding = _list_finding(probe, probes)
+        if finding is None:
+            continue
+        if finding.id in ("DNSBL_RETIRED", "DNSBL_DEAD", "DNSBL_LISTS_THE_WORLD", "DNSBL_WRONG_LIST"):
+            # A fact about the list, the same through every resolver: said once.
+            key = (finding.id, probe.zone)
+            if key in seen:
+                continue
+            seen.add(key)
+        findings.append(finding)
+    findings += slow_findings(probes)
     for result in outbound:
         if result["listed"]:
             findings.append(
@@ -313,7 +529,7 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--zone", action="append", required=True, help="DNSBL zone (repeatable)")
     parser.add_argument("--resolver", action="append", required=True, help="resolver address (repeatable)")
     parser.add_argument("--ip", action="append", default=[], help="outbound IP to check on every list")
-    parser.add_argument("--timeout", type=float, default=3.0)
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
     args = parser.parse_args(argv)
     started = time.monotonic()
     resolvers = [ResolverTarget(address, "command line") for address in args.resolver]

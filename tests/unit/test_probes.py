@@ -175,3 +175,125 @@ def test_without_dnspython_the_probe_falls_back_to_libc_and_says_so(tmp_path, mo
     [pair] = result["probes"]
     assert pair["classification"] == "blocked_open_resolver"
     assert pair["authoritative"]["server"] is None  # NS lookups need dnspython: said, not guessed
+
+
+# -- who is at fault: the resolver or the list (issue 9 items 1, 2, 3, 8, 9) ---------------------------
+
+# What a resolver that hides Spamhaus sees (Google Public DNS answers NXDOMAIN for every name below
+# a Spamhaus zone): the same Internet, with zen there but without its test points.
+HIDDEN_DATA = build_zone_data(
+    [{"zone": "bl.spamcop.net", "kind": "ip"}, {"zone": "zen.spamhaus.org", "test_points": False}],
+    [". NS ns.lab.test.", "ns.lab.test. A 127.0.0.1"],
+)
+
+
+@pytest.fixture(scope="module")
+def special():
+    """Fixtures beyond the personalities: a resolver that hides zen, a public one whose TXT names an egress."""
+    with ExitStack() as stack:
+        servers = {
+            "hiding": FixtureServer(FixtureResolver("resolver", HIDDEN_DATA), "127.0.0.1", 0),
+            "egress": FixtureServer(FixtureResolver("public", DATA, own_address="192.0.2.53"), "127.0.0.1", 0),
+            "slow": FixtureServer(FixtureResolver("resolver", DATA), "127.0.0.1", 0, delay=1.2),
+            "quiet_zen": FixtureServer(
+                FixtureResolver("resolver", DATA, silent_zones=["zen.spamhaus.org"]), "127.0.0.1", 0
+            ),
+        }
+        yield {name: stack.enter_context(ThreadedFixture(server)).address for name, server in servers.items()}
+
+
+def _targets(addresses: dict, *names: str) -> list:
+    return [ResolverTarget(addresses[name][0], f"test {name}", addresses[name][1]) for name in names]
+
+
+def test_an_active_list_hidden_by_one_resolver_is_blamed_on_it_never_called_dead(fixtures, special) -> None:
+    resolvers = _targets(special, "hiding") + [target(fixtures, "resolver")]
+    results = probe_test_points(["zen.spamhaus.org"], resolvers, 0.5, fixtures["authority"][1])
+    findings = judge_probes(results, [])
+    assert [f.id for f in findings] == ["DNSBL_HIDDEN_BY_RESOLVER"]
+    [hidden] = findings
+    assert hidden.evidence["resolver_source"] == "test hiding" and hidden.evidence["at_fault"] == "resolver"
+    assert hidden.evidence["authoritative"]["verdict"] == "alive"
+    assert hidden.evidence["works_through"] == [fixtures["resolver"][0]]
+    assert "Do not remove the list" in hidden.as_dict()["fix"]
+
+
+def test_a_catalog_list_hidden_by_the_only_resolver_is_still_the_resolver_s_fault(fixtures, special) -> None:
+    [result] = probe_test_points(["zen.spamhaus.org"], _targets(special, "hiding"), 0.5, fixtures["authority"][1])
+    assert result.classification == "dead"  # what the resolver answered
+    [finding] = judge_probes([result], [])
+    assert finding.id == "DNSBL_HIDDEN_BY_RESOLVER" and finding.evidence["catalog_status"] == "active"
+
+
+def test_a_list_dead_at_its_own_name_servers_is_dead(fixtures) -> None:
+    [result] = probe(fixtures, ["dead.example"], "resolver")
+    [finding] = judge_probes([result], [])
+    assert finding.id == "DNSBL_DEAD"
+    assert finding.evidence["authoritative"]["verdict"] == "dead" and finding.evidence["at_fault"] == "list"
+
+
+def test_one_list_that_times_out_where_others_answer_is_the_resolver_when_its_servers_answer(
+    fixtures, special
+) -> None:
+    resolvers = _targets(special, "quiet_zen")
+    results = probe_test_points(["zen.spamhaus.org", "bl.spamcop.net"], resolvers, 0.5, fixtures["authority"][1])
+    assert {r.zone: r.classification for r in results} == {"zen.spamhaus.org": "unreachable", "bl.spamcop.net": "working"}
+    [finding] = judge_probes(results, [])
+    assert finding.id == "DNSBL_HIDDEN_BY_RESOLVER" and finding.evidence["zone"] == "zen.spamhaus.org"
+
+
+def test_a_retired_list_that_does_not_answer_says_it_is_closed(fixtures) -> None:
+    [result] = probe(fixtures, ["dnsbl.njabl.org"], "blackhole")
+    [finding] = judge_probes([result], [])
+    assert finding.id == "DNSBL_RETIRED" and "2013" in finding.evidence["history"]
+    assert "fix the resolver" not in repr(finding.as_dict()).lower()
+
+
+def test_error_answers_keep_their_explanation_and_name_the_egress_resolver(fixtures, special) -> None:
+    [result] = probe_test_points(["zen.spamhaus.org"], _targets(special, "egress"), 0.5, fixtures["authority"][1])
+    [finding] = judge_probes([result], [])
+    assert finding.id == "DNSBL_RESOLVER_REFUSED"
+    assert finding.evidence["explanation"].startswith("Error: open resolver")
+    assert finding.evidence["egress_resolver"] == "192.0.2.53"
+    assert "192.0.2.53" in finding.evidence["egress_note"] and "127.0.0.1" in finding.evidence["egress_note"]
+
+
+def test_a_dqs_key_under_the_wrong_tld_is_masked_and_the_finding_names_the_right_suffix(fixtures) -> None:
+    zone = "secretkey0123456789.zen.dq.spamhaus.org"
+    data = build_zone_data([{"zone": "dq.spamhaus.org", "answer_all": ["127.255.255.252"]}], [])
+    with ThreadedFixture(FixtureServer(FixtureResolver("resolver", data), "127.0.0.1", 0)) as typo:
+        address, port = typo.address
+        results = probe_test_points([zone], [ResolverTarget(address, "test", port)], 0.5, fixtures["authority"][1])
+    [finding] = judge_probes(results, [])
+    assert finding.id == "DNSBL_WRONG_LIST"
+    assert finding.evidence["did_you_mean"] == "<DQS key>.zen.dq.spamhaus.net"
+    shown = repr([r.as_dict() for r in results]) + repr(finding.as_dict())
+    assert "secretkey0123456789" not in shown and "<DQS key>.zen.dq.spamhaus.org" in shown
+
+
+def test_a_slow_resolver_is_slow_not_dead(special) -> None:
+    results = probe_test_points(["zen.spamhaus.org", "bl.spamcop.net"], _targets(special, "slow"), 2.5)
+    assert {r.classification for r in results} == {"working"}
+    [finding] = judge_probes(results, [])
+    assert finding.id == "DNSBL_RESOLVER_SLOW" and finding.evidence["slowest_ms"] > 1000
+    assert sorted(finding.evidence["lists"]) == ["bl.spamcop.net", "zen.spamhaus.org"]
+
+
+def test_one_slow_list_among_fast_ones_is_the_list() -> None:
+    from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_probe import ListProbe, slow_findings
+
+    resolver = ResolverTarget("10.0.0.53", "resolv.conf line 1")
+    probes = [
+        ListProbe("zen.spamhaus.org", resolver, "working", slowest_ms=12.0),
+        ListProbe("bl.spamcop.net", resolver, "working", slowest_ms=1500.0),
+    ]
+    [finding] = slow_findings(probes)
+    assert finding.id == "DNSBL_LIST_SLOW" and finding.evidence["zone"] == "bl.spamcop.net"
+
+
+def test_an_outbound_check_never_claims_name_servers_were_asked_when_they_were_not(fixtures) -> None:
+    results = probe(fixtures, ["zen.spamhaus.org"], "blackhole")
+    [outbound] = check_outbound_ips(["zen.spamhaus.org"], ["192.0.2.8"], results, 0.5, fixtures["authority"][1])
+    assert outbound["status"] == "unknown"
+    # Through a resolver that never answers, the zone's name servers could not even be found.
+    assert "could not be found" in outbound["reason"] and "name server 1" not in outbound["reason"]
