@@ -207,7 +207,7 @@ def _targets(addresses: dict, *names: str) -> list:
 
 
 def test_an_active_list_hidden_by_one_resolver_is_blamed_on_it_never_called_dead(fixtures, special) -> None:
-    resolvers = _targets(special, "hiding") + [target(fixtures, "resolver")]
+    resolvers = [*_targets(special, "hiding"), target(fixtures, "resolver")]
     results = probe_test_points(["zen.spamhaus.org"], resolvers, 0.5, fixtures["authority"][1])
     findings = judge_probes(results, [])
     assert [f.id for f in findings] == ["DNSBL_HIDDEN_BY_RESOLVER"]
@@ -232,12 +232,11 @@ def test_a_list_dead_at_its_own_name_servers_is_dead(fixtures) -> None:
     assert finding.evidence["authoritative"]["verdict"] == "dead" and finding.evidence["at_fault"] == "list"
 
 
-def test_one_list_that_times_out_where_others_answer_is_the_resolver_when_its_servers_answer(
-    fixtures, special
-) -> None:
+def test_one_list_that_times_out_where_others_answer_is_the_resolver_when_its_servers_answer(fixtures, special) -> None:
     resolvers = _targets(special, "quiet_zen")
     results = probe_test_points(["zen.spamhaus.org", "bl.spamcop.net"], resolvers, 0.5, fixtures["authority"][1])
-    assert {r.zone: r.classification for r in results} == {"zen.spamhaus.org": "unreachable", "bl.spamcop.net": "working"}
+    classified = {r.zone: r.classification for r in results}
+    assert classified == {"zen.spamhaus.org": "unreachable", "bl.spamcop.net": "working"}
     [finding] = judge_probes(results, [])
     assert finding.id == "DNSBL_HIDDEN_BY_RESOLVER" and finding.evidence["zone"] == "zen.spamhaus.org"
 
