@@ -89,6 +89,10 @@ def _spamhaus(zone: str, codes: dict, reply_filter: str, kind: str = "ip", advis
     )
 
 
+def _retired(zone: str, operator: str, kind: str, history: str, source: str) -> Dnsbl:
+    return Dnsbl(zone, operator, kind, {"127.0.0.2": "listed"}, "127.0.0.2", "retired", history=history, source=source)
+
+
 CATALOG = {
     entry.zone: entry
     for entry in (
@@ -164,14 +168,6 @@ CATALOG = {
             lookup_url="https://mailspike.org/iplookup.html",
         ),
         Dnsbl(
-            "ix.dnsbl.manitu.net",
-            "NiX Spam (heise)",
-            "ip",
-            {"127.0.0.2": "listed"},
-            "127.0.0.2",
-            lookup_url="https://www.nixspam.net/lookup.php?value={query}",
-        ),
-        Dnsbl(
             "dnsbl-1.uceprotect.net",
             "UCEPROTECT",
             "ip",
@@ -200,7 +196,8 @@ CATALOG = {
             {"127.0.0.2": "listed"},
             "127.0.0.[2..14]",
             status="retired",
-            history="shut down in June 2024",
+            history="shut down in June 2024, all zones emptied",
+            source="https://www.techzine.eu/news/security/120916/proofpoint-discontinues-anti-spam-service-sorbs/",
         ),
         Dnsbl(
             "dnsbl.ahbl.org",
@@ -210,6 +207,7 @@ CATALOG = {
             "127.0.0.2",
             status="retired",
             history="closed in 2015, then lists the world (127.0.0.2 for every address)",
+            source="https://github.com/chrislee35/dnsbl-client/pull/5",
         ),
         Dnsbl(
             "rhsbl.ahbl.org",
@@ -219,6 +217,7 @@ CATALOG = {
             "127.0.0.2",
             status="retired",
             history="closed in 2015, then lists the world (127.0.0.2 for every name)",
+            source="https://github.com/sovereign/sovereign/issues/232",
         ),
         Dnsbl(
             "dnsbl.njabl.org",
@@ -227,7 +226,8 @@ CATALOG = {
             {"127.0.0.2": "listed"},
             "127.0.0.2",
             status="retired",
-            history="closed in 2013",
+            history="closed in 2013, then lists the world since 2024 (a squatter's wildcard)",
+            source="https://en.wikipedia.org/wiki/Not_Just_Another_Bogus_List",
         ),
         Dnsbl(
             "cbl.abuseat.org",
@@ -237,6 +237,7 @@ CATALOG = {
             "127.0.0.2",
             status="retired",
             history="folded into Spamhaus XBL in 2021",
+            source="https://github.com/IntellexApps/blcheck/pull/31",
         ),
         Dnsbl(
             "list.dsbl.org",
@@ -245,7 +246,8 @@ CATALOG = {
             {"127.0.0.2": "listed"},
             "127.0.0.2",
             status="retired",
-            history="closed in 2009",
+            history="closed in 2009: its name servers point at 192.0.2.1, queries time out",
+            source="https://vamsoft.com/company/news/dsbl-shutdown",
         ),
         Dnsbl(
             "relays.ordb.org",
@@ -254,7 +256,201 @@ CATALOG = {
             {"127.0.0.2": "listed"},
             "127.0.0.2",
             status="retired",
-            history="closed in 2006",
+            history="closed in 2006, later lists the world",
+            source="https://www.dnsbl.com/search/label/dnsbl?updated-max=2009-03-31T10:54:00-05:00&max-results=20&start=20&by-date=false",
+        ),
+        # Retired lists that Postfix, SpamAssassin and Exim guides of 2010-2026 name. A list that is
+        # gone often answers "not listed" for everyone (an emptied zone), or, once its domain lapses,
+        # lists the world: neither may pass silently. Each with its date and a source.
+        *(
+            _retired(zone, operator, kind, history, source)
+            for zone, operator, kind, history, source in (
+                (
+                    "ix.dnsbl.manitu.net",
+                    "NiX Spam (heise iX)",
+                    "ip",
+                    "emptied on 2025-01-16; the operator asks everyone to stop querying it",
+                    "https://heise.de/-10248714",
+                ),
+                *(
+                    (
+                        zone,
+                        "SORBS (Proofpoint)",
+                        kind,
+                        "shut down in June 2024, all zones emptied",
+                        "https://www.techzine.eu/news/security/120916/proofpoint-discontinues-anti-spam-service-sorbs/",
+                    )
+                    for zone, kind in (
+                        ("dul.dnsbl.sorbs.net", "ip"),
+                        ("problems.dnsbl.sorbs.net", "ip"),
+                        ("spam.dnsbl.sorbs.net", "ip"),
+                        ("web.dnsbl.sorbs.net", "ip"),
+                        ("http.dnsbl.sorbs.net", "ip"),
+                        ("socks.dnsbl.sorbs.net", "ip"),
+                        ("misc.dnsbl.sorbs.net", "ip"),
+                        ("aspews.ext.sorbs.net", "ip"),
+                        ("rhsbl.sorbs.net", "domain"),
+                    )
+                ),
+                (
+                    "combined.njabl.org",
+                    "NJABL",
+                    "ip",
+                    "closed in 2013, then lists the world since 2024 (a squatter's wildcard)",
+                    "https://en.wikipedia.org/wiki/Not_Just_Another_Bogus_List",
+                ),
+                (
+                    "bl.spamcannibal.org",
+                    "SpamCannibal",
+                    "ip",
+                    "abandoned in 2017, domain lapsed in 2018: lists the world (a parking address)",
+                    "https://wordtothewise.com/2018/05/spamcannibal-is-dead",
+                ),
+                (
+                    "dul.ru",
+                    "Russian Dial-up User List",
+                    "ip",
+                    "closed in 2015, then lists the world (wildcard since 2015-05-19)",
+                    "https://www.dnsbl.com/search?updated-max=2015-08-06T11:56:00-05:00&max-results=12",
+                ),
+                (
+                    "spam.abuse.ch",
+                    "abuse.ch",
+                    "ip",
+                    "down since 2019: its name servers fail (SERVFAIL)",
+                    "https://github.com/rspamd/rspamd/issues/2744",
+                ),
+                (
+                    "dnsbl.inps.de",
+                    "inps.de",
+                    "ip",
+                    "shut down on 2020-05-25",
+                    "https://www.dnsbl.com/2020/05/",
+                ),
+                (
+                    "db.wpbl.info",
+                    "WPBL",
+                    "ip",
+                    "emptied in November 2023, shut down in 2024",
+                    "https://github.com/killmasta93/tutorials/issues/3",
+                ),
+                (
+                    "virbl.dnsbl.bit.nl",
+                    "BIT",
+                    "ip",
+                    "closed around January 2017",
+                    "https://github.com/dmippolitov/pydnsbl/issues/48",
+                ),
+                (
+                    "bl.emailbasura.org",
+                    "Email Basura",
+                    "ip",
+                    "domain expired in October 2019: lists the world (wildcard)",
+                    "https://github.com/EvotecIT/PSBlackListChecker/issues/8",
+                ),
+                (
+                    "rbl.megarbl.net",
+                    "MegaRBL",
+                    "ip",
+                    "domain expired on 2019-11-25: lists the world",
+                    "https://github.com/matteocorti/check_rbl/pull/32",
+                ),
+                *(
+                    (
+                        zone,
+                        "RFC-Ignorant",
+                        kind,
+                        "shut down on 2012-09-15, entries removed, its name servers deleted in November 2012",
+                        "https://www.rollernet.us/2012/09/dnsbl-rfc-ignorant-org-shutting-down-2/",
+                    )
+                    for zone, kind in (
+                        ("dsn.rfc-ignorant.org", "domain"),
+                        ("postmaster.rfc-ignorant.org", "domain"),
+                        ("abuse.rfc-ignorant.org", "domain"),
+                        ("whois.rfc-ignorant.org", "domain"),
+                        ("bogusmx.rfc-ignorant.org", "domain"),
+                        ("fulldom.rfc-ignorant.org", "domain"),
+                        ("ipwhois.rfc-ignorant.org", "ip"),
+                    )
+                ),
+                (
+                    "dsn.rfc-clueless.org",
+                    "RFC-Clueless",
+                    "domain",
+                    "closed in 2023 (announced 2023-09-23, emptied 2023-11-01)",
+                    "http://rfc-clueless.org/",
+                ),
+                (
+                    "tor.dnsbl.sectoor.de",
+                    "sectoor.de",
+                    "ip",
+                    "dead since 2018, domain parked: lists the world",
+                    "https://github.com/EvotecIT/PSBlackListChecker/issues/4",
+                ),
+                (
+                    "dnsbl.cyberlogic.net",
+                    "Cyberlogic",
+                    "ip",
+                    "closed in May 2018, then lists the world",
+                    "https://github.com/matteocorti/check_rbl/issues/17",
+                ),
+                (
+                    "dnsbl.burnt-tech.com",
+                    "Burnt Tech",
+                    "ip",
+                    "domain expired in September 2015: lists the world (wildcard)",
+                    "https://www.dnsbl.com/2015/09/status-of-dnsblburnt-techcom-dead.html",
+                ),
+                (
+                    "all.rbl.webiron.net",
+                    "WebIron",
+                    "ip",
+                    "closed in 2020, domain expired: lists the world",
+                    "https://www.dnsbl.com/2020/05/",
+                ),
+                (
+                    "spam.dnsbl.anonmails.de",
+                    "anonmails.de",
+                    "ip",
+                    "closed on 2024-11-12: answers a bogus address for every query",
+                    "https://github.com/matteocorti/check_rbl/pull/60",
+                ),
+                (
+                    "spamtrap.drbl.drand.net",
+                    "drand.net",
+                    "ip",
+                    "closed on 2024-03-26: lists the world",
+                    "https://github.com/matteocorti/check_rbl/pull/53",
+                ),
+                (
+                    "sbl.spamdown.org",
+                    "spamdown",
+                    "ip",
+                    "closed around March 2026: lists the world (216.120.147.200)",
+                    "https://github.com/matteocorti/check_rbl/pull/68",
+                ),
+                (
+                    "ircbl.ahbl.org",
+                    "AHBL",
+                    "ip",
+                    "closed in 2015, then lists the world",
+                    "https://github.com/chrislee35/dnsbl-client/pull/5",
+                ),
+                (
+                    "tor.ahbl.org",
+                    "AHBL",
+                    "ip",
+                    "closed in 2015, then lists the world",
+                    "http://www.ahbl.org/docs/torbl",
+                ),
+                (
+                    "spamrbl.imp.ch",
+                    "ImproWare",
+                    "ip",
+                    "renamed to spamrbl.swinog.ch",
+                    "https://github.com/dmippolitov/pydnsbl/issues/48",
+                ),
+            )
         ),
     )
 }
@@ -383,7 +579,7 @@ def render_markdown() -> str:
         lines.append(
             f"| `{entry.zone}` | {entry.operator} | {entry.kind} | {entry.status} | "
             f"`{entry.zone}={entry.reply_filter}` | {errors} | {entry.dqs_zone or '-'} | "
-            f"{entry.history or '-'} |"
+            f"{entry.history or '-'}{f' ([source]({entry.source}))' if entry.source else ''} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -77,3 +77,18 @@ def test_near_miss_catches_typos_and_other_tlds_only() -> None:
 )
 def test_nameserver_classes(address: str, expected: tuple) -> None:
     assert public_resolvers.classify_address(address) == expected
+
+
+def test_every_retired_list_says_when_it_went_and_where_that_was_checked() -> None:
+    import re
+
+    from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_catalog import CATALOG
+
+    retired = [entry for entry in CATALOG.values() if entry.status == "retired"]
+    assert len(retired) >= 40
+    for entry in retired:
+        assert re.search(r"\b(19|20)\d\d\b", entry.history), entry.zone
+        assert entry.source.startswith(("http://", "https://")), entry.zone
+    # Lists that popular guides still name and that are gone (issue 9 item 8).
+    for zone in ("ix.dnsbl.manitu.net", "dul.dnsbl.sorbs.net", "bl.spamcannibal.org", "dsn.rfc-ignorant.org"):
+        assert CATALOG[zone].status == "retired"
