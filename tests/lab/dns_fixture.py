@@ -10,6 +10,8 @@ meets in the wild:
 | resolver     | an honest recursive resolver (ISP or local): the same answers, RA set         |
 | public       | a public resolver Spamhaus refuses: 127.255.255.254 for its public mirrors    |
 | ratelimited  | a resolver over Spamhaus' volume limit (AdGuard-like): 127.255.255.255        |
+| hidelists    | Google Public DNS-like: NXDOMAIN (SOA in authority) for every name below      |
+|              | Spamhaus' public mirrors, test point 127.0.0.2 included; honest otherwise     |
 | blackhole    | never answers                                                                |
 | servfail     | SERVFAIL for everything                                                      |
 | refused      | REFUSED for everything                                                       |
@@ -17,8 +19,31 @@ meets in the wild:
 | listsworld   | a retired list that answers 127.0.0.2 for every name                         |
 | garbage      | answers with random bytes                                                    |
 | truncated    | answers with the first half of a valid answer (a cut-off message)            |
+| broken       | a broken middlebox: one malformed answer per question, by zone (table below)  |
 
-Any personality takes a per-query delay (for benchmarks). UDP and TCP on the same port.
+`broken` answers, by the zone of the question (`BROKEN_BY_ZONE`; any other name gets the
+behaviour that a stable hash of its name and type picks from `BROKEN_BEHAVIOURS`):
+
+| zone                                   | behaviour       | what comes back                                   |
+|----------------------------------------|-----------------|---------------------------------------------------|
+| zen.spamhaus.org                       | other_question  | right ID, question `evil.example. A`, answer      |
+|                                        |                 | `evil.example. A 127.0.0.2`                       |
+| bl.spamcop.net                         | cname_loop      | `<qname> CNAME <qname>` (a CNAME to itself)       |
+| psbl.surriel.com, in-addr.arpa,        | wrong_type      | only a record of another type: TXT "127.0.0.2" to |
+| ip6.arpa (PTR of the host's address)   |                 | an A question, A 127.0.0.2 to any other (PTR)     |
+| bl.mailspike.net                       | garbage         | random bytes behind the query's ID                |
+| ix.dnsbl.manitu.net                    | echo            | the query itself sent back (QR clear): a          |
+|                                        |                 | middlebox that reflects packets                   |
+| list.dnswl.org                         | wrong_owner     | right question, but the answer's owner is another |
+|                                        |                 | name (`evil.example. A 127.0.0.2`)                |
+| dbl.spamhaus.org                       | wrong_id        | the honest answer under another ID (a NAT that    |
+|                                        |                 | rewrites IDs): a stub drops it and times out      |
+
+Options that any personality takes: a delay for every answer (`--delay-ms`, for benchmarks and a
+slow resolver), a delay below some zones only (`--slow-zone ZONE=MS`: a slow list), zones that
+never answer (`--silent-zone`), and the egress address (`--egress`) that Spamhaus' error TXT
+names: by default the fixture's own, but a forwarder's TXT names the resolver behind it that
+really reached Spamhaus. UDP and TCP on the same port.
 
 Run one: `python -m tests.lab.dns_fixture --personality public --listen 10.231.53.54 --data .lab/dns.json`
 It prints `ready <address> <port>` once both sockets are bound.
@@ -34,7 +59,8 @@ import signal
 import struct
 import sys
 import threading
-from collections.abc import Callable, Iterable
+import zlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,11 +89,28 @@ SPAMHAUS_PUBLIC_MIRROR_ZONES = tuple(zone for zone, entry in DNSBL_CATALOG.items
 NXDOMAIN_REWRITE_ADDRESS = "198.51.100.80"
 LISTS_THE_WORLD_CODE = "127.0.0.2"
 
+# The broken middlebox (personality `broken`): what it does, and to which questions.
+BROKEN_BEHAVIOURS = ("other_question", "cname_loop", "wrong_type", "garbage", "echo", "wrong_owner", "wrong_id")
+BROKEN_BY_ZONE = {
+    "zen.spamhaus.org": "other_question",
+    "bl.spamcop.net": "cname_loop",
+    "psbl.surriel.com": "wrong_type",
+    "bl.mailspike.net": "garbage",
+    "ix.dnsbl.manitu.net": "echo",
+    "list.dnswl.org": "wrong_owner",
+    "dbl.spamhaus.org": "wrong_id",
+    "in-addr.arpa": "wrong_type",
+    "ip6.arpa": "wrong_type",
+}
+BROKEN_OTHER_NAME = "evil.example."
+BROKEN_OTHER_ADDRESS = "127.0.0.2"
+
 PERSONALITIES = (
     "authority",
     "resolver",
     "public",
     "ratelimited",
+    "hidelists",
     "blackhole",
     "servfail",
     "refused",
@@ -75,6 +118,7 @@ PERSONALITIES = (
     "listsworld",
     "garbage",
     "truncated",
+    "broken",
 )
 
 
@@ -87,14 +131,41 @@ class FixtureResolver:
     own_address: str = "127.0.0.1"
     refused_zones: Iterable[str] = SPAMHAUS_PUBLIC_MIRROR_ZONES
     silent_zones: Iterable[str] = ()  # lists that never answer (dead lists, for benchmarks)
+    # The resolver that reached Spamhaus, named in its error TXT (None: this fixture's own address).
+    egress_address: str | None = None
+    # Seconds to wait before answering names below a zone (a slow list), on top of any server delay.
+    slow_zones: Mapping[str, float] = field(default_factory=dict)
     _refused: tuple[dns.name.Name, ...] = field(init=False, default=())
     _silent: tuple[dns.name.Name, ...] = field(init=False, default=())
+    _slow: tuple[tuple[dns.name.Name, float], ...] = field(init=False, default=())
+    _broken: tuple[tuple[dns.name.Name, str], ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
         if self.personality not in PERSONALITIES:
             raise ValueError(f"unknown personality {self.personality!r}; one of {', '.join(PERSONALITIES)}")
         self._refused = tuple(dns.name.from_text(zone) for zone in self.refused_zones)
         self._silent = tuple(dns.name.from_text(zone) for zone in self.silent_zones)
+        self._slow = tuple((dns.name.from_text(zone), float(delay)) for zone, delay in self.slow_zones.items())
+        self._broken = tuple((dns.name.from_text(zone), how) for zone, how in BROKEN_BY_ZONE.items())
+
+    @property
+    def egress(self) -> str:
+        return self.egress_address or self.own_address
+
+    def delay_for(self, wire: bytes) -> float:
+        """How long to hold back the reply to this query because its name is below a slow zone."""
+        question = _question(wire)
+        if question is None:
+            return 0.0
+        return max((delay for zone, delay in self._slow if question[0].is_subdomain(zone)), default=0.0)
+
+    def broken_behaviour(self, qname: dns.name.Name, rdtype: int) -> str:
+        """What the `broken` personality does to this question (BROKEN_BY_ZONE, else a stable hash)."""
+        for zone, how in self._broken:
+            if qname.is_subdomain(zone):
+                return how
+        digest = zlib.crc32(f"{qname.to_text().lower()} {rdtype}".encode())
+        return BROKEN_BEHAVIOURS[digest % len(BROKEN_BEHAVIOURS)]
 
     def respond(self, wire: bytes) -> bytes | None:
         """The reply to one query message (None: stay silent)."""
@@ -113,6 +184,8 @@ class FixtureResolver:
             return response.to_wire()
         if any(query.question[0].name.is_subdomain(zone) for zone in self._silent):
             return None
+        if self.personality == "broken":
+            return self._broken_reply(query, wire)
         response = self._answer(query)
         full = response.to_wire()
         if self.personality == "truncated":
@@ -142,6 +215,11 @@ class FixtureResolver:
         if lie is not None:
             response.answer.append(lie)
             return response
+        if self.personality == "hidelists" and self._is_refused(qname):
+            # What Google Public DNS answers for every Spamhaus query: no error, no listing.
+            response.set_rcode(dns.rcode.NXDOMAIN)
+            response.authority.append(self.data.soa_for(qname))
+            return response
         answer = self.data.lookup(qname, rdtype)
         if answer.rcode == "NXDOMAIN" and self.personality == "nxrewrite" and rdtype == dns.rdatatype.A:
             response.answer.append(_rrset(qname, "A", NXDOMAIN_REWRITE_ADDRESS))
@@ -169,8 +247,47 @@ class FixtureResolver:
             if rdtype == dns.rdatatype.A:
                 return _rrset(qname, "A", code)
             if rdtype == dns.rdatatype.TXT:
-                return _rrset(qname, "TXT", '"' + txt.format(resolver=self.own_address) + '"')
+                return _rrset(qname, "TXT", '"' + txt.format(resolver=self.egress) + '"')
         return None
+
+    def _broken_reply(self, query: dns.message.Message, wire: bytes) -> bytes:
+        """One of the broken middlebox's malformed replies (see BROKEN_BY_ZONE)."""
+        question = query.question[0]
+        qname, rdtype = question.name, question.rdtype
+        how = self.broken_behaviour(qname, rdtype)
+        if how == "garbage":
+            noise = random.Random(zlib.crc32(wire[2:])).randbytes(46)
+            return wire[:2] + noise
+        if how == "echo":
+            return wire
+        if how == "wrong_id":
+            honest = dns.message.make_response(query)
+            honest.flags |= dns.flags.RA
+            answer = self.data.lookup(qname, rdtype)
+            honest.set_rcode(dns.rcode.from_text(answer.rcode))
+            honest.answer.extend(answer.answer)
+            honest.authority.extend(answer.authority)
+            honest.id = (query.id + 0x5A5A) & 0xFFFF
+            return honest.to_wire()
+        if how == "other_question":
+            other = dns.message.make_query(BROKEN_OTHER_NAME, "A")
+            response = dns.message.make_response(other)
+            response.id = query.id
+            response.flags |= dns.flags.RA
+            response.answer.append(_rrset(other.question[0].name, "A", BROKEN_OTHER_ADDRESS))
+            return response.to_wire()
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.RA
+        if how == "cname_loop":
+            response.answer.append(_rrset(qname, "CNAME", qname.to_text()))
+        elif how == "wrong_type":
+            if rdtype == dns.rdatatype.A:
+                response.answer.append(_rrset(qname, "TXT", f'"{BROKEN_OTHER_ADDRESS}"'))
+            else:
+                response.answer.append(_rrset(qname, "A", BROKEN_OTHER_ADDRESS))
+        else:  # wrong_owner
+            response.answer.append(_rrset(dns.name.from_text(BROKEN_OTHER_NAME), "A", BROKEN_OTHER_ADDRESS))
+        return response.to_wire()
 
     def _is_refused(self, qname: dns.name.Name) -> bool:
         return any(qname != zone and qname.is_subdomain(zone) for zone in self._refused)
@@ -178,6 +295,17 @@ class FixtureResolver:
 
 def _rrset(qname: dns.name.Name, rdtype: str, rdata: str) -> dns.rrset.RRset:
     return dns.rrset.from_text(qname, 300, "IN", rdtype, rdata)
+
+
+def _question(wire: bytes) -> tuple[dns.name.Name, int] | None:
+    """The first question of a query message, or None when it does not parse."""
+    try:
+        query = dns.message.from_wire(wire)
+    except dns.exception.DNSException:
+        return None
+    if not query.question:
+        return None
+    return query.question[0].name, query.question[0].rdtype
 
 
 def _formerr(wire: bytes) -> bytes | None:
@@ -250,8 +378,9 @@ class FixtureServer:
         task.add_done_callback(self._tasks.discard)
 
     async def _reply(self, wire: bytes) -> bytes | None:
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        delay = self.delay + self.resolver.delay_for(wire)
+        if delay:
+            await asyncio.sleep(delay)
         return self.resolver.respond(wire)
 
     async def _reply_udp(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -322,6 +451,20 @@ async def _serve_forever(servers: list[FixtureServer], announce: Callable[[str],
         await server.stop()
 
 
+def parse_slow_zones(items: Iterable[str]) -> dict[str, float]:
+    """`ZONE=MS` items into {zone: seconds}."""
+    slow = {}
+    for item in items:
+        zone, sep, millis = item.partition("=")
+        try:
+            if not sep or not zone:
+                raise ValueError(item)
+            slow[zone] = float(millis) / 1000
+        except ValueError:
+            raise ValueError(f"--slow-zone takes ZONE=MS, got {item!r}") from None
+    return slow
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serve one DNS fixture personality.")
     parser.add_argument("--personality", required=True, choices=PERSONALITIES)
@@ -330,7 +473,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="zone data JSON written by the lab")
     parser.add_argument("--delay-ms", type=float, default=0.0, help="wait this long before each answer")
     parser.add_argument("--silent-zone", action="append", default=[], help="never answer below this zone")
+    parser.add_argument(
+        "--slow-zone",
+        action="append",
+        default=[],
+        metavar="ZONE=MS",
+        help="wait MS milliseconds before answering names below ZONE (repeatable)",
+    )
+    parser.add_argument("--egress", help="the address Spamhaus' error TXT names (default: the listen address)")
     args = parser.parse_args(argv)
+    try:
+        slow_zones = parse_slow_zones(args.slow_zone)
+    except ValueError as error:
+        parser.error(str(error))
     try:
         data = ZoneData.load(args.data)
     except (OSError, ValueError, dns.exception.DNSException) as error:
@@ -338,7 +493,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     servers = [
         FixtureServer(
-            FixtureResolver(args.personality, data, own_address=address, silent_zones=args.silent_zone),
+            FixtureResolver(
+                args.personality,
+                data,
+                own_address=address,
+                silent_zones=args.silent_zone,
+                egress_address=args.egress,
+                slow_zones=slow_zones,
+            ),
             address,
             args.port,
             args.delay_ms / 1000,
