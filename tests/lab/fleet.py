@@ -34,7 +34,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from tests.lab.scenario import (
     RenderedHost,
     ScenarioError,
     available_scenarios,
+    fixture_specs,
     lab_zone_data,
     load_base,
     load_scenario,
@@ -131,6 +132,9 @@ class FixtureState:
     personality: str
     address: str
     pid: int = 0
+    name: str = ""  # what scenarios and lab.fixture() call it (base.yml); "" in old state: the personality
+    argv: list[str] = field(default_factory=list)  # dns_fixture options: personality, delay, slow zones, egress
+    egress: str = ""  # the address its Spamhaus error TXT names, when not its own
 
 
 def run(argv: list[str], *, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -183,11 +187,15 @@ class Lab:
     def zone_file(self) -> Path:
         return self.state_dir / "dns.json"
 
-    def fixture(self, personality: str) -> str:
+    def fixture(self, name: str) -> str:
+        """The address of a DNS fixture, by its base.yml name (the personality for most)."""
+        return self.fixture_state(name).address
+
+    def fixture_state(self, name: str) -> FixtureState:
         for fixture in self.fixtures:
-            if fixture.personality == personality:
-                return fixture.address
-        raise KeyError(f"no {personality} fixture in this lab")
+            if (fixture.name or fixture.personality) == name:
+                return fixture
+        raise KeyError(f"no {name} fixture in this lab")
 
     def host(self, name: str) -> HostState:
         for host in self.hosts:
@@ -236,10 +244,16 @@ class Lab:
 
         base = load_base()
         self.fixtures = [
-            FixtureState(personality, self.network.fixture_address(octet))
-            for personality, octet in base["fixtures"].items()
+            FixtureState(
+                spec.personality,
+                self.network.fixture_address(spec.octet),
+                name=spec.name,
+                argv=spec.argv(self.network.net),
+                egress=spec.egress_address(self.network.net),
+            )
+            for spec in fixture_specs(base)
         ]
-        fixture_addresses = {fixture.personality: fixture.address for fixture in self.fixtures}
+        fixture_addresses = {fixture.name: fixture.address for fixture in self.fixtures}
         authority = fixture_addresses["authority"]
         rendered = []
         self.hosts = []
@@ -404,8 +418,7 @@ class Lab:
             sys.executable,
             "-m",
             "tests.lab.dns_fixture",
-            "--personality",
-            fixture.personality,
+            *(fixture.argv or ["--personality", fixture.personality]),
             "--listen",
             fixture.address,
             "--data",
@@ -432,7 +445,7 @@ class Lab:
             process.stdout.close()
             if not line.startswith("ready"):
                 raise LabError(
-                    f"DNS fixture {fixture.personality} on {fixture.address} did not start; "
+                    f"DNS fixture {fixture.name or fixture.personality} on {fixture.address} did not start; "
                     f"see {self.state_dir / 'fixtures.log'}"
                 )
 

@@ -10,8 +10,9 @@ A scenario file (`tests/lab/scenarios/NAME.yml`) says in a few lines what makes 
       smtpd_client_restrictions: permit_mynetworks, reject_rbl_client zen.spamhaus.org
 
 Everything it does not say comes from the `host` part of `base.yml`. Strings are Jinja templates
-with `host` (name, address, address6, fqdn, domain), `fixtures` (personality -> address) and
-`lab` (authority name and address) in scope. A test can also pass a scenario as a dict.
+with `host` (name, address, address6, fqdn, domain), `fixtures` (fixture name -> address, the
+names of base.yml's `fixtures`) and `lab` (authority name and address) in scope. A test can
+also pass a scenario as a dict.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 import jinja2
 import yaml
 
-from tests.lab.zone_data import ZoneData, build_zone_data
+from tests.lab.dns_fixture import PERSONALITIES
+from tests.lab.zone_data import ZoneData, build_zone_data, lab_dnsbl_zones
 
 LAB_DIR = Path(__file__).resolve().parent
 SCENARIO_DIR = LAB_DIR / "scenarios"
@@ -48,6 +50,68 @@ class ScenarioError(ValueError):
 
 def load_base() -> dict[str, Any]:
     return yaml.safe_load(BASE_FILE.read_text())
+
+
+@dataclass(frozen=True)
+class FixtureSpec:
+    """One DNS fixture of base.yml: its name (what scenarios say), octet, personality, options."""
+
+    name: str
+    octet: int
+    personality: str
+    delay_ms: float = 0.0
+    slow_zones: dict[str, float] = field(default_factory=dict)  # zone -> milliseconds
+    egress: str = ""  # an octet in the fixture net or an address; "" for the fixture's own
+
+    def egress_address(self, net: str) -> str:
+        """The address Spamhaus' error TXT names for this fixture, in lab `net` (10.N)."""
+        if not self.egress:
+            return ""
+        return f"{net}.53.{self.egress}" if self.egress.isdigit() else self.egress
+
+    def argv(self, net: str) -> list[str]:
+        """The fixture's options on the dns_fixture command line."""
+        argv = ["--personality", self.personality]
+        if self.delay_ms:
+            argv += ["--delay-ms", str(self.delay_ms)]
+        for zone, millis in self.slow_zones.items():
+            argv += ["--slow-zone", f"{zone}={millis}"]
+        if self.egress:
+            argv += ["--egress", self.egress_address(net)]
+        return argv
+
+
+def fixture_specs(base: dict[str, Any]) -> list[FixtureSpec]:
+    """base.yml's `fixtures`: `name: octet` or `name: {octet, personality, delay_ms, slow_zones, egress}`."""
+    specs = []
+    for name, value in (base.get("fixtures") or {}).items():
+        entry = value if isinstance(value, dict) else {"octet": value}
+        unknown = set(entry) - {"octet", "personality", "delay_ms", "slow_zones", "egress"}
+        if unknown:
+            raise ScenarioError(f"base.yml fixture {name}: unknown keys {sorted(unknown)}")
+        personality = str(entry.get("personality", name))
+        if personality not in PERSONALITIES:
+            raise ScenarioError(f"base.yml fixture {name}: no personality {personality!r}")
+        octet = entry.get("octet")
+        if not isinstance(octet, int) or not 1 <= octet <= 254:
+            raise ScenarioError(f"base.yml fixture {name}: octet must be 1..254, got {octet!r}")
+        specs.append(
+            FixtureSpec(
+                name=str(name),
+                octet=octet,
+                personality=personality,
+                delay_ms=float(entry.get("delay_ms") or 0),
+                slow_zones={str(zone): float(ms) for zone, ms in (entry.get("slow_zones") or {}).items()},
+                egress=str(entry.get("egress") or ""),
+            )
+        )
+    octets = [spec.octet for spec in specs]
+    if len(set(octets)) != len(octets):
+        raise ScenarioError(f"base.yml fixtures: two fixtures share an octet ({sorted(octets)})")
+    taken = [spec.name for spec in specs if spec.egress.isdigit() and int(spec.egress) in octets]
+    if taken:
+        raise ScenarioError(f"base.yml fixtures {taken}: the egress octet is a served fixture's; pick a free one")
+    return specs
 
 
 def available_scenarios(directory: Path = SCENARIO_DIR) -> list[str]:
@@ -241,7 +305,10 @@ def identity_records(identity: HostIdentity, spec: dict[str, Any]) -> list[str]:
 
 def lab_zone_data(base: dict[str, Any], hosts: list[RenderedHost], authority_address: str) -> ZoneData:
     """Everything the fixtures serve: the root, DNSBL zones (with host listings), host records."""
-    zones = copy.deepcopy(base.get("dnsbl_zones") or [])
+    try:
+        zones = lab_dnsbl_zones(copy.deepcopy(base.get("dnsbl_zones") or []), base.get("dqs_key"))
+    except ValueError as error:
+        raise ScenarioError(str(error)) from error
     by_zone = {spec["zone"]: spec for spec in zones}
     for host in hosts:
         for zone, entries in host.dns_listed.items():

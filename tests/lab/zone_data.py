@@ -8,7 +8,10 @@ same answer and then lie in their own way.
 
 It is built by `build_zone_data` from declarative DNSBL zone entries and record lines, and it
 round-trips through JSON (`to_json`/`from_json`) so that fixture processes load the file the
-lab wrote.
+lab wrote. The lab's DNSBL zone entries come from the collection's DNSBL catalog
+(`lab_dnsbl_zones`): every catalog list is served with the catalog's kind, IPv6 support and
+test points, its DQS twin for the lab's test key beside it; base.yml adds only what is the lab's
+own (listed entries, TXT wording, zones the catalog does not hold).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ import dns.name
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+
+from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_catalog import CATALOG as DNSBL_CATALOG
+from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_catalog import Dnsbl, filter_matches
 
 DEFAULT_TTL = 300
 ROOT_SOA = "ns.lab.test. hostmaster.lab.test. 1 3600 600 86400 300"
@@ -131,17 +137,17 @@ class ZoneData:
             if cname is not None and rdtype != dns.rdatatype.CNAME:
                 chased = self.lookup(cname[0].target, rdtype) if len(cname) else Answer("NOERROR")
                 return Answer(chased.rcode, [cname, *chased.answer], chased.authority)
-            return Answer("NOERROR", authority=[self._soa_for(qname)])
+            return Answer("NOERROR", authority=[self.soa_for(qname)])
         wildcard = self._wildcard_for(qname)
         if wildcard is not None:
             matching = [rdata for (t, rdata) in wildcard if t == rdtype]
             if matching:
                 rrset = dns.rrset.from_text(qname, DEFAULT_TTL, dns.rdataclass.IN, rdtype, *matching)
                 return Answer("NOERROR", [rrset])
-            return Answer("NOERROR", authority=[self._soa_for(qname)])
+            return Answer("NOERROR", authority=[self.soa_for(qname)])
         if qname in self._ancestors or qname == dns.name.root:
-            return Answer("NOERROR", authority=[self._soa_for(qname)])
-        return Answer("NXDOMAIN", authority=[self._soa_for(qname)])
+            return Answer("NOERROR", authority=[self.soa_for(qname)])
+        return Answer("NXDOMAIN", authority=[self.soa_for(qname)])
 
     def _glue(self, rrset: dns.rrset.RRset) -> list[dns.rrset.RRset]:
         """Addresses of the targets of an NS or MX answer (what lets a resolver use `. NS`)."""
@@ -162,7 +168,8 @@ class ZoneData:
                 return records
         return None
 
-    def _soa_for(self, qname: dns.name.Name) -> dns.rrset.RRset:
+    def soa_for(self, qname: dns.name.Name) -> dns.rrset.RRset:
+        """The SOA of the closest enclosing zone (what a negative answer carries in authority)."""
         name = qname
         while True:
             soa = self._rrsets.get((name, dns.rdatatype.SOA))
@@ -185,8 +192,10 @@ def dnsbl_zone_records(spec: dict[str, Any]) -> tuple[list[str], list[str] | Non
     """Expand one declarative DNSBL zone entry into record lines (and wildcard records, if any).
 
     spec keys: zone, kind (ip|domain), listed ({ip-or-name: [codes]}), txt (format string with
-    {query} and {zone}), ipv6 (serve the IPv6 test point), test_points (false: a dead list),
-    answer_all (codes every name below the zone answers: a list that lists the world).
+    {query} and {zone}), ipv6 (serve the IPv6 test point), test_points (true: RFC 5782's; a list:
+    these names are listed; false: a dead list), test_code (what a test point answers: 127.0.0.2,
+    127.0.1.2 for a domain list), answer_all (codes every name below the zone answers: a list that
+    lists the world).
     """
     zone = spec["zone"].rstrip(".")
     kind = spec.get("kind", "ip")
@@ -198,14 +207,15 @@ def dnsbl_zone_records(spec: dict[str, Any]) -> tuple[list[str], list[str] | Non
         return [f"{zone}. NS ns.lab.test."], wildcard
 
     listed: dict[str, list[str]] = {}
-    if not spec.get("test_points", True):
-        pass  # a dead list: the zone exists, its test point is not listed
-    elif kind == "ip":
-        listed[RFC5782_IPV4_LISTED] = ["127.0.0.2"]
-        if spec.get("ipv6"):
-            listed[RFC5782_IPV6_LISTED] = ["127.0.0.2"]
-    else:
-        listed[RFC5782_DOMAIN_LISTED] = ["127.0.1.2"]
+    test_points = spec.get("test_points", True)
+    test_code = str(spec.get("test_code") or ("127.0.0.2" if kind == "ip" else "127.0.1.2"))
+    if test_points is True:
+        if kind == "ip":
+            test_points = [RFC5782_IPV4_LISTED] + ([RFC5782_IPV6_LISTED] if spec.get("ipv6") else [])
+        else:
+            test_points = [RFC5782_DOMAIN_LISTED]
+    for point in test_points or ():  # false: a dead list, the zone exists, its test point is not listed
+        listed[str(point)] = [test_code]
     for key, codes in (spec.get("listed") or {}).items():
         listed[str(key)] = [str(code) for code in codes]
 
@@ -216,6 +226,67 @@ def dnsbl_zone_records(spec: dict[str, Any]) -> tuple[list[str], list[str] | Non
         lines.extend(f"{name} A {code}" for code in codes)
         lines.append(f'{name} TXT "{txt.format(zone=zone, query=key)}"')
     return lines, None
+
+
+# What a base.yml entry may say about a zone the catalog holds: the rest comes from the catalog.
+LAB_ONLY_KEYS = frozenset({"zone", "listed", "txt"})
+
+
+def catalog_zone_spec(entry: Dnsbl) -> dict[str, Any]:
+    """How the lab serves one catalog list: its kind, IPv6 and test points, as the catalog says.
+
+    A retired list that lists the world answers 127.0.0.2 for every name; any other retired list
+    is dead (the zone is there, its test point is not listed).
+    """
+    spec: dict[str, Any] = {"zone": entry.zone, "kind": entry.kind, "ipv6": entry.ipv6}
+    if entry.lookup_url:
+        spec["txt"] = entry.lookup_url
+    if entry.status == "retired":
+        if entry.lists_the_world:
+            spec["answer_all"] = ["127.0.0.2"]
+            spec["txt"] = f"{entry.operator} has shut down ({entry.history})"
+        else:
+            spec["test_points"] = False
+        return spec
+    spec["test_points"] = list(entry.test_points["listed"])
+    # The test point answers the first listing code that the list's own reply filter admits.
+    literal = [code for code in entry.codes if filter_matches(entry.reply_filter, code)]
+    if literal:
+        spec["test_code"] = literal[0]
+    return spec
+
+
+def lab_dnsbl_zones(
+    lab_zones: list[dict[str, Any]], dqs_key: str | None = None, catalog: dict[str, Dnsbl] | None = None
+) -> list[dict[str, Any]]:
+    """Every zone the lab serves: the catalog's lists (with base.yml's lab-only additions), their
+    DQS twins for `dqs_key`, then base.yml's zones that the catalog does not hold.
+
+    A base.yml entry for a catalog zone may only add `listed` entries and `txt`: anything else
+    (kind, ipv6, test points) would say something the catalog already says, and could disagree.
+    """
+    catalog = DNSBL_CATALOG if catalog is None else catalog
+    extra = {str(spec["zone"]).rstrip(".").lower(): spec for spec in lab_zones}
+    zones = []
+    for zone, entry in catalog.items():
+        spec = catalog_zone_spec(entry)
+        own = extra.pop(zone, None)
+        if own is not None:
+            repeated = sorted(set(own) - LAB_ONLY_KEYS)
+            if repeated:
+                raise ValueError(
+                    f"base.yml dnsbl_zones {zone}: {', '.join(repeated)} come from the DNSBL catalog; "
+                    f"a lab entry for a catalog zone holds only {', '.join(sorted(LAB_ONLY_KEYS - {'zone'}))}"
+                )
+            spec.update({key: value for key, value in own.items() if key != "zone"})
+        zones.append(spec)
+        if dqs_key and entry.dqs_zone:
+            zones.append(dict(spec, zone=entry.dqs_zone.replace("<key>", dqs_key)))
+    clashes = sorted(zone for zone in extra if any(z["zone"] == zone for z in zones))
+    if clashes:
+        raise ValueError(f"base.yml dnsbl_zones: {', '.join(clashes)} is a DQS zone the catalog already gives")
+    zones.extend(extra.values())
+    return zones
 
 
 def build_zone_data(dnsbl_zones: list[dict[str, Any]], records: list[str]) -> ZoneData:

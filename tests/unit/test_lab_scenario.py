@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
+
+import dns.name
 import pytest
 
+from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_catalog import CATALOG
+from tests.lab.dns_fixture import BROKEN_BEHAVIOURS, FixtureResolver
 from tests.lab.scenario import (
     HostIdentity,
     ScenarioError,
     available_scenarios,
+    fixture_specs,
     identity_records,
     lab_zone_data,
     load_base,
@@ -15,9 +22,10 @@ from tests.lab.scenario import (
     merge_host,
     render_host,
 )
+from tests.lab.zone_data import ZoneData, reverse_pointer
 
 HOST = HostIdentity("mx07", 7, "10.231.1.7", "fd10:231::1:7")
-FIXTURES = {personality: f"10.231.53.{octet}" for personality, octet in load_base()["fixtures"].items()}
+FIXTURES = {spec.name: f"10.231.53.{spec.octet}" for spec in fixture_specs(load_base())}
 
 
 def render(scenario: str | dict, name: str = "inline"):
@@ -109,3 +117,98 @@ def test_listing_in_a_zone_the_lab_does_not_serve_is_refused() -> None:
     host = render({"dns": {"listed": {"nosuch.example": ["10.0.0.1"]}}})
     with pytest.raises(ScenarioError, match="not a lab DNSBL zone"):
         lab_zone_data(load_base(), [host], FIXTURES["authority"])
+
+
+# -- fixtures of base.yml: names, personalities, options ---------------------------------------------
+
+
+def test_fixture_entries_name_a_personality_and_its_options() -> None:
+    specs = {spec.name: spec for spec in fixture_specs(load_base())}
+    assert specs["public"].argv("10.244") == ["--personality", "public"]
+    forwarder = specs["forwarder"]
+    assert forwarder.personality == "public"
+    assert forwarder.egress_address("10.244") == "10.244.53.199"
+    assert forwarder.argv("10.244")[-2:] == ["--egress", "10.244.53.199"]
+    assert specs["slow"].argv("10.244") == ["--personality", "resolver", "--delay-ms", "1300.0"]
+    for name in ("authority", "resolver"):
+        assert specs[name].slow_zones == {"dnsbl-1.uceprotect.net": 1500.0}
+        assert "dnsbl-1.uceprotect.net=1500.0" in specs[name].argv("10.244")
+    assert {"hidelists", "broken"} <= {spec.personality for spec in specs.values()}
+    # nobody serves the egress address: it is the upstream Spamhaus saw, beyond the lab's reach
+    assert 199 not in {spec.octet for spec in specs.values()}
+
+
+@pytest.mark.parametrize(
+    ("fixtures", "message"),
+    [
+        ({"a": {"octet": 3, "personality": "friendly"}}, "no personality 'friendly'"),
+        ({"resolver": 2, "other": {"octet": 2, "personality": "resolver"}}, "share an octet"),
+        ({"resolver": {"octet": 300}}, "octet must be 1..254"),
+        ({"resolver": {"octet": 2, "delay": 5}}, "unknown keys"),
+        ({"resolver": 2, "public": {"octet": 54, "egress": 2}}, "egress octet is a served fixture's"),
+    ],
+)
+def test_bad_fixture_entries_are_refused(fixtures: dict, message: str) -> None:
+    with pytest.raises(ScenarioError, match=message):
+        fixture_specs({"fixtures": fixtures})
+
+
+def test_the_broken_middlebox_host_meets_every_broken_behaviour() -> None:
+    """Each behaviour on at least one list's test points, and one on the PTR of the host's address."""
+    host = render("broken_middlebox")
+    assert host.files["/etc/resolv.conf"].count("nameserver ") == 1
+    assert f"nameserver {FIXTURES['broken']}" in host.files["/etc/resolv.conf"]
+    uses = " ".join(host.postconf.values())
+    zones = set(re.findall(r"(?:reject_rbl_client|reject_rhsbl_sender|permit_dnswl_client) ([a-z0-9.-]+)", uses))
+    resolver = FixtureResolver("broken", ZoneData())
+    seen = {}
+    for zone in zones:
+        entry = CATALOG[zone]
+        for point in entry.test_points["listed"] + entry.test_points["not_listed"]:
+            owner = point if entry.kind == "domain" else reverse_pointer(point)
+            seen.setdefault(resolver.broken_behaviour(dns.name.from_text(f"{owner}.{zone}"), 1), set()).add(zone)
+    assert set(seen) == set(BROKEN_BEHAVIOURS), f"not met: {set(BROKEN_BEHAVIOURS) - set(seen)}"
+    ptr = dns.name.from_text(ipaddress.ip_address(HOST.address).reverse_pointer)
+    ptr6 = dns.name.from_text(ipaddress.ip_address(HOST.address6).reverse_pointer)
+    assert resolver.broken_behaviour(ptr, 12) == resolver.broken_behaviour(ptr6, 12) == "wrong_type"
+
+
+def test_the_slow_list_host_uses_the_slow_list_beside_fast_ones() -> None:
+    host = render("slow_list")
+    slow = {spec.name: spec for spec in fixture_specs(load_base())}["resolver"].slow_zones
+    assert f"nameserver {FIXTURES['resolver']}" in host.files["/etc/resolv.conf"]
+    used = host.postconf["smtpd_client_restrictions"]
+    assert [zone for zone in slow if zone in used] == ["dnsbl-1.uceprotect.net"]
+    assert "zen.spamhaus.org" in used and "bl.spamcop.net" in used
+
+
+@pytest.mark.parametrize(
+    ("scenario", "nameservers"),
+    [
+        ("google_resolver", ["hidelists", "resolver"]),
+        ("egress_forwarder", ["forwarder"]),
+        ("dqs_behind_public", ["public"]),
+        ("slow_resolver", ["slow"]),
+        ("broken_middlebox", ["broken"]),
+    ],
+)
+def test_new_scenarios_name_their_fixtures_in_order(scenario: str, nameservers: list[str]) -> None:
+    resolv = render(scenario).files["/etc/resolv.conf"]
+    lines = [line.split()[1] for line in resolv.splitlines() if line.startswith("nameserver")]
+    assert lines == [FIXTURES[name] for name in nameservers]
+
+
+def test_bad_nameserver_lines_sit_beside_one_honest_resolver() -> None:
+    resolv = render("bad_nameservers").files["/etc/resolv.conf"]
+    assert "nameserver not-an-ip\nnameserver 999.1.1.1\n" in resolv
+    assert resolv.rstrip().endswith(f"nameserver {FIXTURES['resolver']}")
+
+
+def test_dqs_behind_public_hides_every_key_it_uses() -> None:
+    host = render("dqs_behind_public")
+    reply_map = host.files["/etc/postfix/dnsbl_reply"]
+    used = re.findall(r"([^\s,]*dq\.spamhaus\.net=[^\s,]+)", " ".join(host.postconf.values()))
+    assert len(used) == 2
+    assert {line.split()[0] for line in reply_map.splitlines()} == set(used)
+    assert host.postconf["rbl_reply_maps"] == "texthash:/etc/postfix/dnsbl_reply"
+    assert "zen.spamhaus.org" not in " ".join(host.postconf.values())
