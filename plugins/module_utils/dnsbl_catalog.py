@@ -443,13 +443,6 @@ CATALOG = {
                     "closed in 2015, then lists the world",
                     "http://www.ahbl.org/docs/torbl",
                 ),
-                (
-                    "spamrbl.imp.ch",
-                    "ImproWare",
-                    "ip",
-                    "renamed to spamrbl.swinog.ch",
-                    "https://github.com/dmippolitov/pydnsbl/issues/48",
-                ),
             )
         ),
     )
