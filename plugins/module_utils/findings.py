@@ -208,7 +208,7 @@ CATALOG = _kinds(
     ),
     FindingKind(
         "DNSBL_HIDDEN_BY_RESOLVER",
-        "critical",
+        "high",
         "A resolver on the path hides an active DNSBL: its test point is listed at the list's own name servers, "
         "but not through this resolver",
         "Do not remove the list: the resolver is at fault (Google Public DNS answers NXDOMAIN for every Spamhaus "
@@ -251,8 +251,9 @@ CATALOG = _kinds(
     FindingKind(
         "DNSBL_DEAD",
         "high",
-        "A DNSBL does not list its own test point (127.0.0.2): it is dead or not a DNSBL",
-        "Remove the list; role maildns.audit.dnsbl_policy offers active fallback lists.",
+        "A DNSBL does not list its own test point (127.0.0.2), nor do its own name servers: it is dead or not a DNSBL",
+        "Remove the list (its name servers confirm it lists nothing; the evidence shows their answer); "
+        "role maildns.audit.dnsbl_policy offers active fallback lists.",
         "probe",
     ),
     FindingKind(
@@ -273,7 +274,9 @@ CATALOG = _kinds(
         "DNSBL_UNREACHABLE",
         "medium",
         "A DNSBL cannot be asked through a resolver on the path (timeout, SERVFAIL, REFUSED, no route, bad answer)",
-        "Fix the resolver or the list: Postfix defers mail while a lookup fails; a dead list should go.",
+        "Postfix defers mail while a lookup fails. The evidence says who is at fault: a resolver that answers no "
+        "list needs replacing (role maildns.audit.local_resolver); a list whose own name servers do not answer "
+        "either may be gone (check docs/DNSBLS.md before removing it).",
         "probe",
     ),
     FindingKind(
