@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from ansible_collections.maildns.audit.plugins.module_utils import dnsbl_catalog
 from ansible_collections.maildns.audit.plugins.module_utils.dns_engine import Question, engine_name, resolve_many
 from ansible_collections.maildns.audit.plugins.module_utils.findings import Finding
-from ansible_collections.maildns.audit.plugins.module_utils.host_model import ResolverTarget
 from ansible_collections.maildns.audit.plugins.module_utils.public_resolvers import PUBLIC_KNOWN, classify_address
+from ansible_collections.maildns.audit.plugins.module_utils.resolver_target import ResolverTarget
 
 WORKING = "working"
 BLOCKED = "blocked_open_resolver"

@@ -22,6 +22,7 @@ from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_catalog import
 from ansible_collections.maildns.audit.plugins.module_utils.files import HostFiles
 from ansible_collections.maildns.audit.plugins.module_utils.postfix_config import PostfixConfig, read_postfix
 from ansible_collections.maildns.audit.plugins.module_utils.resolver_path import ResolverPath, read_resolver_path
+from ansible_collections.maildns.audit.plugins.module_utils.resolver_target import ResolverTarget
 from ansible_collections.maildns.audit.plugins.module_utils.spamassassin_config import (
     DQS_PLACEHOLDER,
     SITE_DIRECTORIES,
@@ -30,15 +31,6 @@ from ansible_collections.maildns.audit.plugins.module_utils.spamassassin_config 
 )
 
 DEFAULT_QUEUE_DIRECTORY = "/var/spool/postfix"
-
-
-@dataclass(frozen=True)
-class ResolverTarget:
-    """One resolver on the host's path, and where the host names it."""
-
-    address: str  # "": the system resolver as a whole (libc, without dnspython)
-    source: str  # "/etc/resolv.conf line 2", "Postfix chroot copy ...", "SpamAssassin dns_server ..."
-    port: int = 53
 
 
 @dataclass

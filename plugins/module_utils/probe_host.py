@@ -20,8 +20,9 @@ from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_probe import (
     probe_test_points,
 )
 from ansible_collections.maildns.audit.plugins.module_utils.findings import Check
-from ansible_collections.maildns.audit.plugins.module_utils.host_model import HostModel, ResolverTarget, read_host
+from ansible_collections.maildns.audit.plugins.module_utils.host_model import HostModel, read_host
 from ansible_collections.maildns.audit.plugins.module_utils.rdns_probe import probe_identity
+from ansible_collections.maildns.audit.plugins.module_utils.resolver_target import ResolverTarget
 
 # The options both live probes take (documented once: doc_fragments/probe.py).
 PROBE_ARGUMENT_SPEC = {
