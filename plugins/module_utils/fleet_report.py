@@ -17,6 +17,8 @@ import os
 import re
 from xml.etree import ElementTree
 
+from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_catalog import mask_secrets
+from ansible_collections.maildns.audit.plugins.module_utils.evidence_text import evidence_sentence
 from ansible_collections.maildns.audit.plugins.module_utils.findings import SEVERITIES, Finding
 
 SCHEMA, VERSION = "maildns.audit/report", 1
@@ -64,43 +66,76 @@ def _expiry(waiver: dict) -> datetime.date:
         return datetime.date.min  # an unreadable date waives nothing, and says so as expired
 
 
-def host_entry(host: str, result: dict | None, waivers: list, today: datetime.date) -> dict:
-    if not result or result.get("unreachable"):
-        reason = (result or {}).get("msg") or "no audit result: the host was not reached"
-        return {
-            "host": host,
-            "status": "unreachable",
-            "reason": reason,
-            "worst_severity": None,
-            "findings": apply_waivers([], waivers, today),
-            "checks": [],
-        }
-    if result.get("failed") or "findings" not in result:
-        return {
-            "host": host,
-            "status": "unknown",
-            "reason": result.get("msg") or "the audit failed on this host",
-            "worst_severity": None,
-            "findings": apply_waivers([], waivers, today),
-            "checks": [],
-        }
-    findings = apply_waivers(result["findings"], waivers, today)
-    live = [f for f in findings if not f["waived"]]
-    unknown = [c for c in result.get("checks", []) if c["status"] == "unknown"]
-    status = "findings" if live else "unknown" if unknown else "ok"
-    worst = min((f["severity"] for f in live), key=_rank, default=None)
-    reason = "; ".join(f"{c['name']}: {c['reason']}" for c in unknown)
+# Why a host was not audited, as the report says it (the `not_audited` field of a host entry).
+UNREACHABLE = "unreachable"  # no SSH connection, or it broke (keepalives unanswered): no result
+TIMED_OUT = "timed out"  # the audit task ran past its timeout (audit_task_timeout)
+AUDIT_FAILED = "audit failed"  # the module failed, or returned no findings list at all
+ALL_UNKNOWN = "every check unknown"  # it ran, but not one check could tell anything
+NOT_AUDITED_KINDS = (UNREACHABLE, TIMED_OUT, AUDIT_FAILED, ALL_UNKNOWN)
+
+
+def _not_audited_entry(host: str, status: str, why: str, reason: str, waivers: list, today: datetime.date) -> dict:
     return {
         "host": host,
         "status": status,
+        "audited": False,
+        "not_audited": why,
         "reason": reason,
-        "worst_severity": worst,
-        "findings": sorted(findings, key=lambda f: (_rank(f["severity"]), f["id"])),
-        "checks": result.get("checks", []),
+        "worst_severity": None,
+        "findings": apply_waivers([], waivers, today),
+        "checks": [],
     }
 
 
-def build_report(results: dict, waivers: dict, fail_on: str = "high", today: datetime.date | None = None) -> dict:
+def host_entry(host: str, result: dict | None, waivers: list, today: datetime.date) -> dict:
+    """One host of the report. `audited` is False when nothing trustworthy came back (see NOT_AUDITED_KINDS).
+
+    Not audited: the host was not reached (or the connection broke); the audit task timed out; the
+    module failed or returned no findings; or every check it ran is unknown and it found nothing.
+    A host with some unknown checks beside ok ones, or with findings, is audited (status unknown or
+    findings): what it found counts, and the unknown checks say what it could not see.
+    """
+    if not result or result.get("unreachable"):
+        reason = (result or {}).get("msg") or "no audit result: the host was not reached"
+        return _not_audited_entry(host, "unreachable", UNREACHABLE, reason, waivers, today)
+    timedout = result.get("timedout")
+    if isinstance(timedout, dict) and timedout.get("period"):
+        # ansible-core 2.19: a task past its `timeout` fails with timedout.period (seconds) and
+        # msg "Task failed: Timed out after N second(s)."
+        reason = f"the audit did not finish within {timedout['period']} s (task timeout)"
+        return _not_audited_entry(host, "unknown", TIMED_OUT, reason, waivers, today)
+    if result.get("failed") or not isinstance(result.get("findings"), list):
+        reason = result.get("msg") or "the audit failed on this host"
+        return _not_audited_entry(host, "unknown", AUDIT_FAILED, reason, waivers, today)
+    findings = apply_waivers(result["findings"], waivers, today)
+    live = [f for f in findings if not f["waived"]]
+    checks = result.get("checks") or []
+    unknown = [c for c in checks if c["status"] == "unknown"]
+    status = "findings" if live else "unknown" if unknown else "ok"
+    worst = min((f["severity"] for f in live), key=_rank, default=None)
+    reason = "; ".join(f"{c['name']}: {c['reason']}" for c in unknown)
+    audited = bool(result["findings"]) or any(c["status"] == "ok" for c in checks)
+    if not audited and not reason:
+        reason = "no check ran on this host"
+    return {
+        "host": host,
+        "status": status,
+        "audited": audited,
+        "not_audited": None if audited else ALL_UNKNOWN,
+        "reason": reason,
+        "worst_severity": worst,
+        "findings": sorted(findings, key=lambda f: (_rank(f["severity"]), f["id"])),
+        "checks": checks,
+    }
+
+
+def build_report(
+    results: dict,
+    waivers: dict,
+    fail_on: str = "high",
+    today: datetime.date | None = None,
+    fail_on_not_audited: bool = True,
+) -> dict:
     today = today or datetime.date.today()
     hosts = [host_entry(host, results.get(host), waivers.get(host) or [], today) for host in sorted(results)]
     by_severity = {severity: 0 for severity in SEVERITIES}
@@ -108,7 +143,7 @@ def build_report(results: dict, waivers: dict, fail_on: str = "high", today: dat
         for finding in host["findings"]:
             if not finding["waived"]:
                 by_severity[finding["severity"]] += 1
-    gate_hosts = (
+    findings_hosts = (
         []
         if fail_on == "none"
         else [
@@ -117,6 +152,9 @@ def build_report(results: dict, waivers: dict, fail_on: str = "high", today: dat
             if any(not f["waived"] and _rank(f["severity"]) <= _rank(fail_on) for f in host["findings"])
         ]
     )
+    not_audited = [host for host in hosts if not host["audited"]]
+    not_audited_hosts = [host["host"] for host in not_audited] if fail_on_not_audited else []
+    gate_hosts = sorted(set(findings_hosts) | set(not_audited_hosts))
     statuses = [host["status"] for host in hosts]
     return {
         "schema": SCHEMA,
@@ -128,37 +166,147 @@ def build_report(results: dict, waivers: dict, fail_on: str = "high", today: dat
             "with_findings": statuses.count("findings"),
             "unknown": statuses.count("unknown"),
             "unreachable": statuses.count("unreachable"),
+            "audited": len(hosts) - len(not_audited),
+            "not_audited": len(not_audited),
+            "not_audited_hosts": [
+                {"host": host["host"], "why": host["not_audited"], "reason": host["reason"]} for host in not_audited
+            ],
             "findings_by_severity": by_severity,
-            "gate": {"fail_on": fail_on, "failed": bool(gate_hosts), "hosts": gate_hosts},
+            "gate": {
+                "fail_on": fail_on,
+                "fail_on_not_audited": fail_on_not_audited,
+                "failed": bool(gate_hosts),
+                "hosts": gate_hosts,
+                "findings": findings_hosts,
+                "not_audited": not_audited_hosts,
+            },
         },
         "hosts": sorted(hosts, key=lambda h: (_rank(h["worst_severity"]), h["status"] != "unreachable", h["host"])),
     }
 
 
+def not_audited_line(summary: dict) -> str:
+    """'2 of 20 hosts not audited (1 unreachable, 1 timed out)', or 'all 20 hosts audited'."""
+    missing = summary["not_audited_hosts"]
+    if not missing:
+        return f"all {summary['hosts']} hosts audited"
+    whys = [entry["why"] for entry in missing]
+    kinds = ", ".join(f"{whys.count(kind)} {kind}" for kind in NOT_AUDITED_KINDS if kind in whys)
+    noun = "host" if summary["hosts"] == 1 else "hosts"
+    return f"{len(missing)} of {summary['hosts']} {noun} not audited ({kinds})"
+
+
+def gate_parts(gate: dict) -> tuple:
+    """(rule, reasons): 'fail on high and worse, and on hosts not audited', ['findings on a', 'not audited: b']."""
+    rule = f"fail on {gate['fail_on']} and worse" if gate["fail_on"] != "none" else "findings never fail"
+    rule += ", and on hosts not audited" if gate["fail_on_not_audited"] else "; hosts not audited pass"
+    reasons = []
+    if gate["findings"]:
+        reasons.append(f"findings on {', '.join(gate['findings'])}")
+    if gate["not_audited"]:
+        reasons.append(f"not audited: {', '.join(gate['not_audited'])}")
+    return rule, reasons
+
+
+def gate_line(gate: dict) -> str:
+    """The gate's verdict in words, the same in summary.md and report.html."""
+    rule, reasons = gate_parts(gate)
+    return f"Gate failed ({rule}): {'; '.join(reasons)}" if gate["failed"] else f"Gate passed ({rule})"
+
+
+def gate_message(summary: dict) -> str:
+    """Why the gate failed, for the playbook's failing task ('' when it passed)."""
+    gate = summary["gate"]
+    parts = []
+    if gate["findings"]:
+        parts.append(f"Findings of severity {gate['fail_on']} or worse on {', '.join(gate['findings'])}")
+    if gate["not_audited"]:
+        why = {entry["host"]: entry for entry in summary["not_audited_hosts"]}
+        hosts = ", ".join(f"{host} ({why[host]['why']}: {why[host]['reason']})" for host in gate["not_audited"])
+        parts.append(
+            f"{len(gate['not_audited'])} of {summary['hosts']} hosts not audited: {hosts} "
+            "(set maildns_fail_on_not_audited=false to let them pass)"
+        )
+    return "; ".join(parts)
+
+
+def group_findings(findings: list) -> list:
+    """A host's findings by ID, worst first: [{id, severity, title, fix, count, waived, waiver, findings}]."""
+    groups: dict = {}
+    for finding in findings:
+        group = groups.setdefault(
+            finding["id"],
+            {
+                "id": finding["id"],
+                "severity": finding["severity"],
+                "title": finding.get("title", ""),
+                "fix": finding.get("fix", ""),
+                "waived": True,
+                "waiver": finding.get("waiver"),
+                "findings": [],
+            },
+        )
+        if _rank(finding["severity"]) < _rank(group["severity"]):
+            group["severity"] = finding["severity"]
+        group["waived"] = group["waived"] and bool(finding.get("waived"))
+        group["findings"].append(finding)
+    for group in groups.values():
+        group["count"] = len(group["findings"])
+    return sorted(groups.values(), key=lambda g: (g["waived"], _rank(g["severity"]), g["id"]))
+
+
+def _raw_evidence(group: dict, indent: int | None = None) -> str:
+    """The group's evidence as JSON, masked once more (masking never reveals anything)."""
+    evidence = [finding.get("evidence") for finding in group["findings"]]
+    return mask_secrets(json.dumps(evidence, indent=indent, sort_keys=True, default=str))
+
+
 def render_junit(report: dict) -> str:
-    """One test suite per host, one test case per check area: failure = unwaived findings, error = unknown."""
+    """One test suite per host, one test case per check area: failure = unwaived findings, error = unknown.
+
+    A host that was not audited has only errors, each saying "not audited (<why>): <reason>", and its
+    suite says so in its properties (audited, not_audited), as summary.md and report.html do.
+    """
     suites = ElementTree.Element("testsuites", name="maildns.audit")
     totals = {"tests": 0, "failures": 0, "errors": 0}
     for host in report["hosts"]:
         suite = ElementTree.SubElement(suites, "testsuite", name=host["host"])
+        properties = ElementTree.SubElement(suite, "properties")
+        ElementTree.SubElement(properties, "property", name="audited", value=str(host["audited"]).lower())
+        if not host["audited"]:
+            ElementTree.SubElement(properties, "property", name="not_audited", value=host["not_audited"] or "")
         counts = {"tests": 0, "failures": 0, "errors": 0}
-        areas = sorted({c["name"].split(":", 1)[0] for c in host["checks"]}) or ["audit"]
+        areas = {c["name"].split(":", 1)[0] for c in host["checks"]}
+        areas |= {_area_of(f) for f in host["findings"] if not f["waived"] and host["audited"]}
+        areas = sorted(areas) or ["audit"]
         for area in areas:
             case = ElementTree.SubElement(
                 suite, "testcase", name=f"{host['host']}: {area}", classname=f"maildns.audit.{area}"
             )
             counts["tests"] += 1
-            if host["status"] == "unreachable" or (host["status"] == "unknown" and not host["checks"]):
-                ElementTree.SubElement(case, "error", message=host["reason"], type=host["status"])
+            unknown = [c for c in host["checks"] if c["status"] == "unknown" and c["name"].startswith(area + ":")]
+            if not host["audited"]:
+                why = "; ".join(f"{c['name']}: {c['reason']}" for c in unknown) or host["reason"]
+                ElementTree.SubElement(
+                    case, "error", message=f"not audited ({host['not_audited']}): {why}", type=host["status"]
+                )
                 counts["errors"] += 1
                 continue
             live = [f for f in host["findings"] if not f["waived"] and _area_of(f) == area]
-            unknown = [c for c in host["checks"] if c["status"] == "unknown" and c["name"].startswith(area + ":")]
             if live:
+                groups = group_findings(live)
                 failure = ElementTree.SubElement(
-                    case, "failure", type=live[0]["severity"], message=", ".join(f["id"] for f in live)
+                    case,
+                    "failure",
+                    type=groups[0]["severity"],
+                    message=", ".join(_counted(group) for group in groups),
                 )
-                failure.text = "\n".join(f"[{f['severity']}] {f['id']}: {f['title']} -- fix: {f['fix']}" for f in live)
+                failure.text = "\n".join(
+                    f"[{g['severity']}] {_counted(g)}: {g['title']}\n"
+                    + "".join(f"  - {evidence_sentence(f)}\n" for f in g["findings"])
+                    + f"  fix: {g['fix']}"
+                    for g in groups
+                )
                 counts["failures"] += 1
             elif unknown:
                 ElementTree.SubElement(
@@ -173,45 +321,90 @@ def render_junit(report: dict) -> str:
     return ElementTree.tostring(suites, encoding="unicode") + "\n"
 
 
+def _counted(group: dict) -> str:
+    """'PTR_MISSING' for one finding, 'PTR_MISSING x2' for two."""
+    return group["id"] + (f" x{group['count']}" if group["count"] > 1 else "")
+
+
 def _area_of(finding: dict) -> str:
     return {"audit": "identity"}.get(finding.get("area", ""), finding.get("area", ""))
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+
+
+def _md(text: object) -> str:
+    """Text for Markdown: characters that would format (or open HTML) escaped, on one line."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def _md_code_block(text: str, language: str = "json") -> str:
+    """A fenced block that no run of backticks in the text can close; '</' cannot end the <details>."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    text = text.replace("</", "<\\/")  # JSON's own escape for '/': the same value
+    return f"{fence}{language}\n{text}\n{fence}"
+
+
 def render_markdown(report: dict) -> str:
+    """summary.md. Its first line says whether every host was audited; then the fleet, the gate, each host."""
     summary = report["summary"]
     counts = summary["findings_by_severity"]
     severities = ", ".join(f"{counts[severity]} {severity}" for severity in SEVERITIES if counts.get(severity))
+    gate = summary["gate"]
+    rule, reasons = gate_parts(gate)
+    verdict = (
+        f"**Gate failed** ({_md(rule)}): {_md('; '.join(reasons))}" if gate["failed"] else f"Gate passed ({_md(rule)})"
+    )
     lines = [
-        "# maildns.audit fleet report",
+        f"# maildns.audit fleet report: {not_audited_line(summary)}",
         "",
         f"{summary['hosts']} hosts: {summary['ok']} ok, {summary['with_findings']} with findings, "
         f"{summary['unknown']} unknown, {summary['unreachable']} unreachable. Findings: {severities or 'none'}.",
-        f"Gate (fail on {summary['gate']['fail_on']} and worse): "
-        + ("**failed** on " + ", ".join(summary["gate"]["hosts"]) if summary["gate"]["failed"] else "passed"),
-        "",
-        "| host | status | worst | findings |",
-        "|---|---|---|---|",
+        verdict,
     ]
+    if summary["not_audited_hosts"]:
+        lines += ["", "Not audited:", ""]
+        lines += [
+            f"- {_md(entry['host'])} ({_md(entry['why'])}): {_md(entry['reason'])}"
+            for entry in summary["not_audited_hosts"]
+        ]
+    lines += ["", "| host | status | worst | findings |", "|---|---|---|---|"]
     for host in report["hosts"]:
-        ids = ", ".join(f["id"] + (" (waived)" if f["waived"] else "") for f in host["findings"]) or "-"
-        lines.append(f"| {host['host']} | {host['status']} | {host['worst_severity'] or '-'} | {ids} |")
+        status = host["status"] + ("" if host["audited"] else ", not audited")
+        ids = ", ".join(
+            f"`{g['id']}` x{g['count']}" + (" (waived)" if g["waived"] else "")
+            for g in group_findings(host["findings"])
+        )
+        lines.append(f"| {_md(host['host'])} | {status} | {host['worst_severity'] or '-'} | {ids or '-'} |")
     for host in report["hosts"]:
         if not host["findings"] and not host["reason"]:
             continue
-        lines += ["", f"## {host['host']}", ""]
-        if host["reason"]:
-            lines.append(f"Not known: {host['reason']}")
-            lines.append("")
-        for finding in host["findings"]:
+        lines += ["", f"## {_md(host['host'])}", ""]
+        if not host["audited"]:
+            lines += [f"Not audited ({_md(host['not_audited'])}): {_md(host['reason'])}", ""]
+        elif host["reason"]:
+            lines += [f"Not known: {_md(host['reason'])}", ""]
+        for group in group_findings(host["findings"]):
             waived = (
-                f" (waived: {finding['waiver']['reason']}, until {finding['waiver']['expires']})"
-                if finding["waived"]
+                f" (waived: {_md(group['waiver']['reason'])}, until {_md(group['waiver']['expires'])})"
+                if group["waived"] and group.get("waiver")
                 else ""
             )
-            lines.append(f"- **{finding['severity']}** `{finding['id']}`{waived}: {finding['title']}")
-            lines.append(f"  - evidence: `{json.dumps(finding['evidence'], sort_keys=True)[:400]}`")
-            lines.append(f"  - fix: {finding['fix']}")
-    return "\n".join(lines) + "\n"
+            lines += [
+                f"**{group['severity']}** `{group['id']}` x{group['count']}{waived}: {_md(group['title'])}",
+                "",
+                *(f"- {_md(evidence_sentence(finding))}" for finding in group["findings"]),
+                "",
+                f"Fix: {_md(group['fix'])}",
+                "",
+                f"<details><summary>Raw evidence of {group['id']}</summary>",
+                "",
+                _md_code_block(_raw_evidence(group, indent=1)),
+                "",
+                "</details>",
+                "",
+            ]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip("\n") + "\n"
 
 
 _CSS = """
@@ -230,6 +423,8 @@ details{background:#fff;margin:10px 0;border-radius:8px;box-shadow:0 1px 2px #00
 summary{cursor:pointer;font-weight:600}.finding{border-top:1px solid #eee;padding:8px 0}
 code,pre{font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;background:#f1f3f5;border-radius:4px}
 pre{padding:8px;white-space:pre-wrap;word-break:break-all}.waived{opacity:.6}
+details.raw{box-shadow:none;background:#f8f9fa;margin:6px 0;padding:4px 10px}details.raw summary{font-weight:400}
+ul.evidence{margin:6px 0 6px 18px;padding:0}.count{font-size:13px}p.not-audited{color:#8b1c13;font-weight:600}
 """
 
 
@@ -238,62 +433,77 @@ def _badge(text: str | None, kind: str | None = None) -> str:
 
 
 def render_html(report: dict) -> str:
-    """report.html: one file, no external assets, readable at a glance."""
+    """report.html: one file, no external assets, readable at a glance; raw evidence one click away."""
     e = html.escape
     summary = report["summary"]
     gate = summary["gate"]
     cards = [
         ("hosts", summary["hosts"]),
+        ("not audited", summary["not_audited"]),
         ("ok", summary["ok"]),
         ("with findings", summary["with_findings"]),
         ("unknown", summary["unknown"]),
         ("unreachable", summary["unreachable"]),
     ]
     cards += [(severity, summary["findings_by_severity"].get(severity, 0)) for severity in SEVERITIES]
-    gate_text = (
-        f"Gate failed: findings of severity {gate['fail_on']} or worse on " + ", ".join(gate["hosts"])
-        if gate["failed"]
-        else f"Gate passed (fails on {gate['fail_on']} and worse)"
-    )
+    audited_class = "failed" if summary["not_audited"] else "passed"
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         f"<title>maildns.audit fleet report</title><style>{_CSS}</style></head><body>",
         f"<header><h1>maildns.audit fleet report</h1><div>generated {e(report['generated'])}</div></header><main>",
-        "<section id='fleet-summary'><h2>Fleet summary</h2><div class='cards'>",
+        "<section id='fleet-summary'><h2>Fleet summary</h2>",
+        f"<div class='gate {audited_class}' id='audited'>{e(not_audited_line(summary).capitalize())}</div>",
+        "<div class='cards'>",
         *(f"<div class='card'><b>{count}</b>{e(label)}</div>" for label, count in cards),
         "</div>",
-        f"<div class='gate {'failed' if gate['failed'] else 'passed'}'>{e(gate_text)}</div></section>",
+        f"<div class='gate {'failed' if gate['failed'] else 'passed'}' id='gate'>{e(gate_line(gate))}</div>",
+    ]
+    if summary["not_audited_hosts"]:
+        parts.append("<h3>Not audited</h3><ul id='not-audited'>")
+        for entry in summary["not_audited_hosts"]:
+            link = f"<a href='#host-{e(entry['host'])}'>{e(entry['host'])}</a>"
+            parts.append(f"<li>{link} ({e(entry['why'])}): {e(entry['reason'])}</li>")
+        parts.append("</ul>")
+    parts += [
+        "</section>",
         "<section><h2>Hosts by worst severity</h2><table><tr><th>host</th><th>status</th><th>worst</th>"
         "<th>findings</th></tr>",
     ]
     for host in report["hosts"]:
-        ids = ", ".join(sorted({f["id"] for f in host["findings"] if not f["waived"]})) or "-"
+        ids = ", ".join(_counted(g) for g in group_findings(host["findings"]) if not g["waived"]) or "-"
+        status = _badge(host["status"]) + ("" if host["audited"] else " " + _badge("not audited", "unreachable"))
         parts.append(
             f"<tr><td><a href='#host-{e(host['host'])}'>{e(host['host'])}</a></td>"
-            f"<td>{_badge(host['status'])}</td><td>{_badge(host['worst_severity'])}</td>"
+            f"<td>{status}</td><td>{_badge(host['worst_severity'])}</td>"
             f"<td>{e(ids)}</td></tr>"
         )
     parts.append("</table></section><section><h2>Findings</h2>")
     for host in report["hosts"]:
-        opened = " open" if host["worst_severity"] in ("critical", "high") else ""
+        opened = " open" if host["worst_severity"] in ("critical", "high") or not host["audited"] else ""
         parts.append(
             f"<details id='host-{e(host['host'])}'{opened}><summary>{e(host['host'])} "
             f"{_badge(host['status'])} {_badge(host['worst_severity'])}</summary>"
         )
-        if host["reason"]:
+        if not host["audited"]:
+            parts.append(f"<p class='not-audited'>Not audited ({e(host['not_audited'])}): {e(host['reason'])}</p>")
+        elif host["reason"]:
             parts.append(f"<p>Not known: {e(host['reason'])}</p>")
-        for finding in host["findings"]:
+        for group in group_findings(host["findings"]):
+            waiver = group.get("waiver") or {}
             waived = (
-                f" <em>waived until {e(finding['waiver']['expires'])}: {e(finding['waiver']['reason'])}</em>"
-                if finding["waived"]
+                f" <em>waived until {e(str(waiver.get('expires', '')))}: {e(str(waiver.get('reason', '')))}</em>"
+                if group["waived"]
                 else ""
             )
+            sentences = "".join(f"<li>{e(evidence_sentence(finding))}</li>" for finding in group["findings"])
             parts.append(
-                f"<div class='finding{' waived' if finding['waived'] else ''}'>{_badge(finding['severity'])} "
-                f"<code>{e(finding['id'])}</code> {e(finding['title'])}{waived}"
-                f"<pre>{e(json.dumps(finding['evidence'], indent=1, sort_keys=True))}</pre>"
-                f"<div><b>Fix:</b> {e(finding['fix'])}</div></div>"
+                f"<div class='finding{' waived' if group['waived'] else ''}' data-id='{e(group['id'])}'>"
+                f"{_badge(group['severity'])} <code>{e(group['id'])}</code> <b class='count'>x{group['count']}</b> "
+                f"{e(group['title'])}{waived}<ul class='evidence'>{sentences}</ul>"
+                f"<div><b>Fix:</b> {e(group['fix'])}</div>"
+                f"<details class='raw'><summary>Raw evidence</summary><pre>{e(_raw_evidence(group, indent=1))}</pre>"
+                "</details></div>"
             )
         if not host["findings"] and not host["reason"]:
             parts.append("<p>No findings.</p>")

@@ -13,8 +13,13 @@ description:
     the waivers, and writes C(report.json) (schema C(maildns.audit/report), version 1), C(junit.xml) (one test
     suite per host, one test case per check area; findings are failures, checks that could not run are errors),
     C(summary.md) and a self-contained C(report.html) (no external assets) into I(report_dir).
-  - Says whether the gate failed - any unwaived finding at I(fail_on) or worse - without failing itself, so that
-    the playbook can write the report first and fail at the end.
+  - Says whether the gate failed - any unwaived finding at I(fail_on) or worse, or (with I(fail_on_not_audited))
+    any host that was not audited - without failing itself, so that the playbook can write the report first and
+    fail at the end.
+  - A host is not audited when it was not reached (or its connection broke), when its audit task ran past its
+    C(timeout), when the audit module failed, or when every check it ran is unknown and it found nothing. A host
+    with some unknown checks beside ok ones, or with findings, is audited. The first line of C(summary.md) says how
+    many hosts were not audited and why.
   - Run it on the controller, delegated to localhost or in a localhost play, as C(playbooks/audit.yml) does.
 author:
   - maildns.audit contributors (!UNKNOWN)
@@ -37,6 +42,13 @@ options:
     type: str
     choices: [critical, high, medium, low, info, none]
     default: high
+  fail_on_not_audited:
+    description:
+      - Whether a host that was not audited fails the gate (unreachable, timed out, audit failed, every check
+        unknown). Independent of I(fail_on); C(fail_on=none) with the default still fails on such hosts.
+      - Set it to false to let a fleet with hosts that could not be audited pass; they stay in the report.
+    type: bool
+    default: true
 attributes:
   check_mode:
     support: none
@@ -57,7 +69,11 @@ EXAMPLES = r"""
 
 RETURN = r"""
 summary:
-  description: Hosts by status, findings by severity, and the gate (fail_on, failed, hosts).
+  description:
+    - Hosts by status, how many were audited and which were not (C(not_audited_hosts), each with C(host), C(why)
+      and C(reason)), findings by severity, and the gate.
+    - The gate has C(fail_on), C(fail_on_not_audited), C(failed), C(hosts) (every host that fails it),
+      C(findings) (hosts that fail it for findings) and C(not_audited) (hosts that fail it for not being audited).
   returned: always
   type: dict
 files:
@@ -65,11 +81,19 @@ files:
   returned: always
   type: list
   elements: str
+gate_message:
+  description: Why the gate failed, in one sentence for the playbook's failing task; empty when it passed.
+  returned: always
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.maildns.audit.plugins.module_utils.fleet_report import build_report, write_report
+from ansible_collections.maildns.audit.plugins.module_utils.fleet_report import (
+    build_report,
+    gate_message,
+    write_report,
+)
 
 
 def main() -> None:
@@ -83,10 +107,16 @@ def main() -> None:
                 "choices": ["critical", "high", "medium", "low", "info", "none"],
                 "default": "high",
             },
+            "fail_on_not_audited": {"type": "bool", "default": True},
         },
         supports_check_mode=False,
     )
-    report = build_report(module.params["results"], module.params["waivers"] or {}, module.params["fail_on"])
+    report = build_report(
+        module.params["results"],
+        module.params["waivers"] or {},
+        module.params["fail_on"],
+        fail_on_not_audited=module.params["fail_on_not_audited"],
+    )
     try:
         changed = write_report(report, module.params["report_dir"])
     except OSError as error:
@@ -94,7 +124,12 @@ def main() -> None:
             msg=f"cannot write the report into {module.params['report_dir']}: {error}; "
             "set maildns_report_dir to a writable folder"
         )
-    module.exit_json(changed=any(changed.values()), summary=report["summary"], files=sorted(changed))
+    module.exit_json(
+        changed=any(changed.values()),
+        summary=report["summary"],
+        files=sorted(changed),
+        gate_message=gate_message(report["summary"]),
+    )
 
 
 if __name__ == "__main__":
