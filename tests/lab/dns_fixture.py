@@ -32,7 +32,7 @@ behaviour that a stable hash of its name and type picks from `BROKEN_BEHAVIOURS`
 | psbl.surriel.com, in-addr.arpa,        | wrong_type      | only a record of another type: TXT "127.0.0.2" to |
 | ip6.arpa (PTR of the host's address)   |                 | an A question, A 127.0.0.2 to any other (PTR)     |
 | bl.mailspike.net                       | garbage         | random bytes behind the query's ID                |
-| ix.dnsbl.manitu.net                    | echo            | the query itself sent back (QR clear): a          |
+| zrd.spamhaus.org                       | echo            | the query itself sent back (QR clear): a          |
 |                                        |                 | middlebox that reflects packets                   |
 | list.dnswl.org                         | wrong_owner     | right question, but the answer's owner is another |
 |                                        |                 | name (`evil.example. A 127.0.0.2`)                |
@@ -96,7 +96,7 @@ BROKEN_BY_ZONE = {
     "bl.spamcop.net": "cname_loop",
     "psbl.surriel.com": "wrong_type",
     "bl.mailspike.net": "garbage",
-    "ix.dnsbl.manitu.net": "echo",
+    "zrd.spamhaus.org": "echo",
     "list.dnswl.org": "wrong_owner",
     "dbl.spamhaus.org": "wrong_id",
     "in-addr.arpa": "wrong_type",

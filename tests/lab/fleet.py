@@ -73,8 +73,10 @@ class LabNetwork:
     net: str = "10.231"  # the lab is <net>.0.0/16
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"[a-z]{2,6}", self.prefix):
-            raise ValueError("lab prefix: 2 to 6 lower-case letters (it becomes part of interface names)")
+        if not re.fullmatch(r"[a-z][a-z0-9]{1,5}", self.prefix):
+            raise ValueError(
+                "lab prefix: 2 to 6 lower-case letters or digits, a letter first (it becomes part of interface names)"
+            )
         if not re.fullmatch(r"10\.\d{1,3}", self.net):
             raise ValueError("lab net: '10.N', the lab uses 10.N.0.0/16")
 

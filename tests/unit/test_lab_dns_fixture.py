@@ -32,7 +32,7 @@ DATA = build_zone_data(
         {"zone": "bl.spamcop.net", "kind": "ip"},
         {"zone": "psbl.surriel.com", "kind": "ip"},
         {"zone": "bl.mailspike.net", "kind": "ip"},
-        {"zone": "ix.dnsbl.manitu.net", "kind": "ip"},
+        {"zone": "zrd.spamhaus.org", "kind": "domain"},
         {"zone": "list.dnswl.org", "kind": "ip"},
         {"zone": "dbl.spamhaus.org", "kind": "domain"},
         {"zone": "labtestkey0123456789.zen.dq.spamhaus.net", "kind": "ip"},
@@ -273,8 +273,8 @@ def test_broken_mailspike_answers_noise_behind_the_query_id(broken) -> None:
         dns.message.from_wire(reply)
 
 
-def test_broken_manitu_echoes_the_query(broken) -> None:
-    query = dns.message.make_query("2.0.0.127.ix.dnsbl.manitu.net", "A")
+def test_broken_zrd_echoes_the_query(broken) -> None:
+    query = dns.message.make_query("test.zrd.spamhaus.org", "A")
     reply = raw(broken, query)
     assert reply == query.to_wire()
     assert not dns.message.from_wire(reply).flags & dns.flags.QR
