@@ -212,3 +212,17 @@ def test_dqs_behind_public_hides_every_key_it_uses() -> None:
     assert {line.split()[0] for line in reply_map.splitlines()} == set(used)
     assert host.postconf["rbl_reply_maps"] == "texthash:/etc/postfix/dnsbl_reply"
     assert "zen.spamhaus.org" not in " ".join(host.postconf.values())
+
+
+def test_lab_prefixes_may_hold_digits_after_a_letter() -> None:
+    from tests.lab.fleet import LabNetwork
+
+    network = LabNetwork("mdh3", "10.244")
+    assert (network.bridge, network.host_veth(12), network.fixture_address(65)) == (
+        "mdh3br0",
+        "mdh3v0012",
+        "10.244.53.65",
+    )
+    for bad in ("3md", "m", "mdlab77", "MD"):
+        with pytest.raises(ValueError, match="lab prefix"):
+            LabNetwork(bad, "10.244")
