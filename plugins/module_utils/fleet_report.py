@@ -223,10 +223,7 @@ def gate_message(summary: dict) -> str:
     if gate["not_audited"]:
         why = {entry["host"]: entry for entry in summary["not_audited_hosts"]}
         hosts = ", ".join(f"{host} ({why[host]['why']}: {why[host]['reason']})" for host in gate["not_audited"])
-        parts.append(
-            f"{len(gate['not_audited'])} of {summary['hosts']} hosts not audited: {hosts} "
-            "(set maildns_fail_on_not_audited=false to let them pass)"
-        )
+        parts.append(f"{len(gate['not_audited'])} of {summary['hosts']} hosts not audited: {hosts}")
     return "; ".join(parts)
 
 

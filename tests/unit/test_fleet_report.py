@@ -10,15 +10,18 @@ from xml.etree import ElementTree
 
 import junitparser
 import pytest
+import yaml
 
 from ansible_collections.maildns.audit.plugins.module_utils.findings import Finding
 from ansible_collections.maildns.audit.plugins.module_utils.fleet_report import (
     build_report,
+    gate_message,
     render_html,
     render_junit,
     render_markdown,
     write_report,
 )
+from tests.conftest import REPO_ROOT
 from tests.junit import junit_schema_errors
 
 TODAY = datetime.date(2026, 11, 23)
@@ -345,3 +348,26 @@ def test_no_rendering_shows_a_dqs_key() -> None:
     for text in (render_markdown(report), render_html(report), render_junit(report)):
         assert "abcdef0123456789xyz" not in text
         assert "DQS key" in text
+
+
+def test_the_playbook_message_names_both_reasons() -> None:
+    report = build_report({"bad": RESULTS["bad"], "slow": TIMED_OUT}, {}, "high", TODAY)
+    assert gate_message(report["summary"]) == (
+        "Findings of severity high or worse on bad; "
+        "1 of 2 hosts not audited: slow (timed out: the audit did not finish within 53 s (task timeout))"
+    )
+    assert gate_message(build_report({"good": result()}, {}, "high", TODAY)["summary"]) == ""
+
+
+@pytest.mark.parametrize(("audit_timeout", "expected"), [(2.5, 280), (3.0, 284), (1, 268), (0.7, 266)])
+def test_the_task_timeout_default_is_the_modules_worst_case(audit_timeout: float, expected: int) -> None:
+    """roles/audit: 260 s of subprocess limits and start-up, plus 8 DNS batches of audit_timeout each."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    defaults = yaml.safe_load((REPO_ROOT / "roles/audit/defaults/main.yml").read_text())
+    assert defaults["audit_timeout"] == 2.5
+    templar = Templar(loader=DataLoader(), variables={"audit_timeout": audit_timeout})
+    assert int(templar.template(trust_as_template(defaults["audit_task_timeout"]))) == expected
+    tasks = yaml.safe_load((REPO_ROOT / "roles/audit/tasks/main.yml").read_text())
+    assert tasks[0]["timeout"] == "{{ audit_task_timeout | int }}"
