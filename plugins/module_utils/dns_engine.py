@@ -75,10 +75,12 @@ except ImportError as _error:  # pragma: no cover - exercised on hosts without d
 MAX_CNAME_CHAIN = 8  # links followed inside one message; a ninth is "longer than 8"
 UDP_SOCKETS_PER_FAMILY = 4  # source ports per batch and address family (RFC 5452 section 9.2)
 MAX_TCP_CONNECTIONS = 16  # open at once for TC retries; the rest wait their turn
+MAX_IN_FLIGHT_PER_SERVER = 100  # queries a server has not responded to yet; the rest wait their turn
 MALFORMED = "malformed: "
 _ERROR_RCODES = ("FORMERR", "SERVFAIL", "NOTIMP", "REFUSED")
 _UNCOUNTED_TYPES = ("RRSIG", "NSEC", "NSEC3", "DNAME")  # never an answer, never a complaint
 _RECEIVE_BUFFER = 1 << 20
+_PACKETS_PER_WAKEUP = 128
 
 
 @dataclass
@@ -363,9 +365,12 @@ class _Batch:
         self.wires: dict = {}  # index -> (query id, query wire), kept for a TCP retry
         self.strays: dict = {}  # index -> what came instead of the reply (the first such thing)
         self.noise: dict = {}  # (server, port) -> garbage it sent that no pending ID could claim
-        self.asked: set = set()  # (server, port) of every query sent
+        self.waiting: dict = {}  # (server, port) -> deque of (index, socket, key, wire) not sent yet
+        self.in_flight: dict = {}  # (server, port) -> queries sent that it has not responded to at all
+        self.unheard: set = set()  # indices of those queries
+        self.blocked = False  # a send met a full socket buffer: wait until the sockets are writable
         self.sockets: dict = {}  # family -> [UDP sockets]
-        self.outbox: dict = {}  # UDP socket -> deque of (index, key, wire) still to send
+        self.used_ids: dict = {}  # (server, port) -> query IDs given out
         self.tcp_waiting: collections.deque = collections.deque()
         self.tcp_open: dict = {}  # socket -> _Tcp
         self.selector = None
@@ -380,30 +385,27 @@ class _Batch:
             sock.setblocking(False)
             with contextlib.suppress(OSError):  # the kernel caps the size; never an error on Linux
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
-            self.outbox[sock] = collections.deque()
+            self.selector.register(sock, selectors.EVENT_READ, None)
             return sock
         return pool[index % UDP_SOCKETS_PER_FAMILY]
 
-    def _all_sockets(self) -> list:
-        return [sock for pool in self.sockets.values() for sock in pool] + list(self.tcp_open)
+    def _udp_sockets(self) -> list:
+        return [sock for pool in self.sockets.values() for sock in pool]
 
     def run(self) -> list:
         self.selector = selectors.DefaultSelector()
-        begun = time.monotonic()
-        deadline = begun + self.timeout
+        deadline = time.monotonic() + self.timeout
         try:
-            used_ids: dict = {}
             for index, question in enumerate(self.questions):
-                self._prepare(index, question, used_ids)
-            for sock in self.outbox:
-                self.selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, None)
+                self._prepare(index, question)
+            self._pump()
             self._loop(deadline)
             self._expire_udp()
             for state in list(self.tcp_open.values()) + list(self.tcp_waiting):
                 self._tcp_timeout(state)
         finally:
             self.selector.close()
-            for sock in self._all_sockets():
+            for sock in self._udp_sockets() + list(self.tcp_open):
                 sock.close()
             self.tcp_open.clear()
         return self.replies
@@ -411,13 +413,15 @@ class _Batch:
     def _loop(self, deadline: float) -> None:
         while True:
             now = time.monotonic()
-            if now >= deadline and (self.pending or any(self.outbox.values())):
+            udp_busy = bool(self.pending) or any(self.waiting.values())
+            if now >= deadline and udp_busy:
                 self._expire_udp()
+                udp_busy = False
             for state in [s for s in self.tcp_open.values() if s.deadline <= now]:
                 self._tcp_timeout(state)
             self._start_tcp()
             waits = [s.deadline for s in self.tcp_open.values()]
-            if self.pending or any(self.outbox.values()):
+            if udp_busy:
                 waits.append(deadline)
             if not waits:
                 return
@@ -425,63 +429,85 @@ class _Batch:
             if remaining <= 0:
                 continue
             for key, events in self.selector.select(remaining):
-                if key.data is None:
-                    if events & selectors.EVENT_WRITE:
-                        self._flush(key.fileobj)
-                    if events & selectors.EVENT_READ:
-                        self._receive(key.fileobj)
-                else:
+                if key.data is not None:
                     self._tcp_event(key.data, events)
+                    continue
+                if events & selectors.EVENT_READ:
+                    self._receive(key.fileobj)
+                if events & selectors.EVENT_WRITE:
+                    self._unblock()
+            self._pump()
 
     # UDP
 
-    def _prepare(self, index: int, question: Question, used_ids: dict) -> None:
-        reply = self.replies[index]
+    def _prepare(self, index: int, question: Question) -> None:
+        """Queue a question for its server; the query itself is built when it is sent."""
         if question.server is None:
             self.replies[index] = _libc(question, self.timeout)
             return
-        try:
-            family = socket.AF_INET6 if ":" in question.server else socket.AF_INET
-            message = dns.message.make_query(question.name, question.rdtype)
-            if not question.recursion:
-                message.flags &= ~dns.flags.RD
-            server = _canonical(question.server)
-            ids = used_ids.setdefault((server, question.port), set())
-            message.id = _fresh_id(ids)
-            ids.add(message.id)
-            wire = message.to_wire()
-            sock = self._udp(family, index)
-        except OSError as error:
-            reply.error = "unreachable: " + (error.strerror or str(error))
-            return
-        except (dns.exception.DNSException, ValueError) as error:
-            reply.error = f"unsupported: {error}"
-            return
-        key = (sock.fileno(), server, question.port, message.id)
-        self.wires[index] = (message.id, wire)
-        self.outbox[sock].append((index, key, wire))
+        server = (_canonical(question.server), question.port)
+        self.waiting.setdefault(server, collections.deque()).append(index)
+        self.in_flight.setdefault(server, 0)
 
-    def _flush(self, sock: socket.socket) -> None:
-        queue = self.outbox[sock]
-        while queue:
-            index, key, wire = queue[0]
-            question = self.questions[index]
-            try:
-                self.started[index] = time.monotonic()
-                sock.sendto(wire, (question.server, question.port))
-            except (BlockingIOError, InterruptedError):
-                return  # the socket's buffer is full: the rest go when it is writable again
-            except OSError as error:
-                # No route (a public resolver seen from a closed network) fails here, at once.
-                self.replies[index].error = "unreachable: " + (error.strerror or str(error))
-            else:
-                self.pending[key] = index
-                self.asked.add((key[1], key[2]))
-            queue.popleft()
-        self.selector.modify(sock, selectors.EVENT_READ, None)
+    def _query(self, index: int, server: tuple) -> tuple:
+        """(socket, pending key, wire) of the query for one question; raises on a question it cannot ask."""
+        question = self.questions[index]
+        message = dns.message.make_query(question.name, question.rdtype)
+        if not question.recursion:
+            message.flags &= ~dns.flags.RD
+        ids = self.used_ids.setdefault(server, set())
+        message.id = _fresh_id(ids)
+        ids.add(message.id)
+        wire = message.to_wire()
+        sock = self._udp(socket.AF_INET6 if ":" in server[0] else socket.AF_INET, index)
+        self.wires[index] = (message.id, wire)
+        return sock, (sock.fileno(), server[0], server[1], message.id), wire
+
+    def _pump(self) -> None:
+        """Send what waits, at most MAX_IN_FLIGHT_PER_SERVER unanswered queries per server at a time.
+
+        A burst of a thousand queries overflows a server's receive buffer (and drops most of them);
+        a query leaves the window when the server responds to it at all, garbage included.
+        """
+        if self.blocked:
+            return
+        for server, queue in self.waiting.items():
+            while queue and self.in_flight[server] < MAX_IN_FLIGHT_PER_SERVER:
+                index = queue[0]
+                question = self.questions[index]
+                try:
+                    sock, key, wire = self._query(index, server)
+                    self.started[index] = time.monotonic()
+                    sock.sendto(wire, (question.server, question.port))
+                except (BlockingIOError, InterruptedError):
+                    self.blocked = True  # the socket's buffer is full: go on when it is writable
+                    for udp in self._udp_sockets():
+                        self.selector.modify(udp, selectors.EVENT_READ | selectors.EVENT_WRITE, None)
+                    return
+                except OSError as error:
+                    # No route (a public resolver seen from a closed network) fails here, at once.
+                    self.replies[index].error = "unreachable: " + (error.strerror or str(error))
+                except (dns.exception.DNSException, ValueError) as error:
+                    self.replies[index].error = f"unsupported: {error}"
+                else:
+                    self.pending[key] = index
+                    self.in_flight[server] += 1
+                    self.unheard.add(index)
+                queue.popleft()
+
+    def _unblock(self) -> None:
+        if self.blocked:
+            self.blocked = False
+            for udp in self._udp_sockets():
+                self.selector.modify(udp, selectors.EVENT_READ, None)
+
+    def _heard(self, index: int, server: tuple) -> None:
+        if index in self.unheard:
+            self.unheard.discard(index)
+            self.in_flight[server] -= 1
 
     def _receive(self, sock: socket.socket) -> None:
-        while True:
+        for _packet in range(_PACKETS_PER_WAKEUP):  # then back to the loop: deadlines, other sockets
             try:
                 wire, source = sock.recvfrom(65535)
             except (BlockingIOError, InterruptedError):
@@ -498,6 +524,7 @@ class _Batch:
             if index is None:
                 self._note_noise(server, port, wire)
                 continue
+            self._heard(index, (server, port))
             reply, verdict = _read(self.questions[index], wire, query_id)
             if verdict == _STRAY:
                 self.strays.setdefault(index, reply.error)
@@ -511,8 +538,8 @@ class _Batch:
 
     def _note_noise(self, server: str, port: int, wire: bytes) -> None:
         """Bytes from a server we asked that no pending ID claims: remembered only if not DNS at all."""
-        if (server, port) in self.noise or (server, port) not in self.asked:
-            return
+        if (server, port) in self.noise or not self.in_flight.get((server, port), 0):
+            return  # a server we are not waiting for, or one that already sent garbage
         try:
             dns.message.from_wire(wire)
             return  # a DNS message with an ID we did not send (late, or forged): not our business
@@ -529,9 +556,10 @@ class _Batch:
             stray = self.strays.get(index) or self.noise.get((key[1], key[2]))
             reply.error = stray or "timeout"
         self.pending.clear()
-        for queue in self.outbox.values():
-            for index, _key, _wire in queue:
-                self.replies[index].error = "timeout"  # never left: the socket stayed full
+        for queue in self.waiting.values():
+            for index in queue:
+                self.replies[index].error = "timeout"  # never sent: earlier queries to it got no response
+                self.replies[index].elapsed_ms = self.timeout * 1000
             queue.clear()
 
     def _finish(self, index: int, reply: Reply) -> None:
