@@ -5,10 +5,11 @@
 Private to the collection. Runs on managed hosts: Python 3.8 syntax.
 
 With dnspython every question goes to the server it names, all at once over a few UDP sockets
-per address family, so a batch takes about one timeout plus the slowest answer however large it
-is. Without dnspython the system resolver (libc) answers A/AAAA questions only, through whatever
-resolv.conf says: the result says so (`engine: libc`) and per-server questions are marked as not
-possible.
+per address family (UDP_SOCKETS_PER_FAMILY source ports), at most MAX_IN_FLIGHT_PER_SERVER
+queries that a server has not responded to at a time, so a batch ends by its timeout however
+large it is (TC retries excepted, below). Without dnspython the system resolver (libc) answers
+A/AAAA questions only, through whatever resolv.conf says: the result says so (`engine: libc`) and
+per-server questions are marked as not possible.
 
 How an answer is read (RFC 5452 section 9.1, RFC 1034 section 3.6.2):
 
