@@ -129,9 +129,11 @@ def test_points(zone: str) -> tuple:
 def classify(listed: list, not_listed: list) -> tuple:
     """(classification, detail) of one list through one resolver from its test-point replies."""
     replies = listed + not_listed
-    for reply in listed:
+    # A malformed reply on either test point: the resolver's answers cannot be read at all.
+    for reply in replies:
         if reply.error.startswith("malformed"):
             return MALFORMED, f"{reply.question.name}: {reply.error}"
+    for reply in listed:
         if reply.error:
             return UNREACHABLE, f"{reply.question.name}: {reply.error}"
         if reply.rcode not in ("NOERROR", "NXDOMAIN"):
@@ -272,19 +274,21 @@ def _verdict(listed, unlisted) -> str:  # type: ignore[no-untyped-def]
     """What the list's own name servers say of it: alive, dead, lists_the_world, or unknown."""
     if listed is None or listed.error or listed.rcode not in ("NOERROR", "NXDOMAIN"):
         return "unknown"
-    listings = [a for a in listed.answers if _in_loopback_net(a) and a not in ERROR_CLASSES]
-    if not listings:
-        return "dead"
     if unlisted is not None and not unlisted.error and unlisted.rcode == "NOERROR" and unlisted.answers:
+        # 127.0.0.1 listed, or any address at all: a lapsed domain parked on a wildcard answers
+        # its parking server's address for every name (SpamCannibal, MegaRBL, ...).
         return "lists_the_world"
-    return "alive"
+    listings = [a for a in listed.answers if _in_loopback_net(a) and a not in ERROR_CLASSES]
+    return "alive" if listings else "dead"
 
 
 def _at_fault(probe: ListProbe, probes: list) -> str:
     """Who is to blame for a failing pair: the resolver, the list, or "" when it cannot be told."""
+    verdict = probe.authoritative.get("verdict", "unknown")
+    if probe.classification == HIJACKED and verdict == "lists_the_world":
+        return "list"  # the list's own name servers answer outside 127/8 too: a parked domain
     if probe.classification in (MALFORMED, HIJACKED, BLOCKED, RATE_LIMITED):
         return "resolver"
-    verdict = probe.authoritative.get("verdict", "unknown")
     elsewhere = [p for p in probes if p.zone == probe.zone and p is not probe and p.classification == WORKING]
     if probe.classification == WRONG_LIST:
         return "list"  # the name is wrong for every resolver: the configuration is at fault
@@ -441,18 +445,29 @@ def _list_finding(probe: ListProbe, probes: list) -> Finding | None:
             evidence["did_you_mean"] = corrected
             evidence["hint"] = "Spamhaus DQS zones end in .dq.spamhaus.net"
         return Finding("DNSBL_WRONG_LIST", evidence)
-    if probe.classification == HIJACKED:
+    if probe.classification == HIJACKED and probe.at_fault == "resolver":
         return Finding("DNSBL_ANSWER_HIJACKED", evidence)
-    if probe.at_fault == "resolver" and probe.classification in (DEAD, UNREACHABLE, LISTS_THE_WORLD):
+    if probe.at_fault == "resolver" and probe.classification == LISTS_THE_WORLD:
+        # The list's name servers do not list 127.0.0.1: the resolver invents the listing.
+        return Finding("DNSBL_ANSWER_HIJACKED", dict(evidence, note="the resolver answers a listing for every name"))
+    if probe.at_fault == "resolver" and probe.classification in (DEAD, UNREACHABLE):
         if probe.classification == UNREACHABLE and _answers_nothing(probe, probes):
             # The resolver answers no list at all: not a fact about this list, and not a hidden list.
             return Finding("DNSBL_UNREACHABLE", dict(evidence, note="this resolver answers none of the host's lists"))
         if entry is not None:
             evidence["catalog_status"] = entry.status
         return Finding("DNSBL_HIDDEN_BY_RESOLVER", evidence)
-    if entry is not None and entry.status == "retired" and probe.classification != WORKING:
-        return Finding("DNSBL_RETIRED", dict(evidence, history=entry.history, lists_the_world=entry.lists_the_world))
-    kind = {DEAD: "DNSBL_DEAD", LISTS_THE_WORLD: "DNSBL_LISTS_THE_WORLD", UNREACHABLE: "DNSBL_UNREACHABLE"}
+    if entry is not None and entry.status == "retired":
+        evidence = dict(evidence, history=entry.history, lists_the_world=entry.lists_the_world)
+        if probe.classification in (LISTS_THE_WORLD, HIJACKED):
+            return Finding("DNSBL_LISTS_THE_WORLD", evidence)  # seen live: every sender is rejected now
+        return Finding("DNSBL_RETIRED", evidence)  # dead, or not answering: it is closed, say so
+    kind = {
+        DEAD: "DNSBL_DEAD",
+        LISTS_THE_WORLD: "DNSBL_LISTS_THE_WORLD",
+        HIJACKED: "DNSBL_LISTS_THE_WORLD",  # the list's own name servers answer outside 127/8 too
+        UNREACHABLE: "DNSBL_UNREACHABLE",
+    }
     return Finding(kind[probe.classification], evidence) if probe.classification in kind else None
 
 

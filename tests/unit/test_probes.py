@@ -23,6 +23,8 @@ DATA = build_zone_data(
         {"zone": "bl.spamcop.net", "kind": "ip", "listed": {"192.0.2.7": ["127.0.0.2"]}},
         {"zone": "dnsbl.ahbl.org", "answer_all": ["127.0.0.2"]},
         {"zone": "zen.spamhaus.net", "answer_all": ["127.255.255.252"]},
+        # A lapsed list domain parked on a wildcard: its parking address for every name.
+        {"zone": "parked.example", "answer_all": ["91.195.240.117"]},
     ],
     [
         ". NS ns.lab.test.",
@@ -296,3 +298,20 @@ def test_an_outbound_check_never_claims_name_servers_were_asked_when_they_were_n
     assert outbound["status"] == "unknown"
     # Through a resolver that never answers, the zone's name servers could not even be found.
     assert "could not be found" in outbound["reason"] and "name server 1" not in outbound["reason"]
+
+
+def test_a_parked_list_domain_lists_the_world_even_outside_127(fixtures) -> None:
+    [result] = probe(fixtures, ["parked.example"], "resolver")
+    assert result.classification == "hijacked"  # what the resolver passed on
+    [finding] = judge_probes([result], [])
+    # The list's own name servers answer the parking address too: the list is at fault, not the resolver.
+    assert finding.id == "DNSBL_LISTS_THE_WORLD" and finding.evidence["at_fault"] == "list"
+
+
+def test_a_malformed_answer_on_the_unlisted_test_point_is_the_resolver_s(fixtures) -> None:
+    from ansible_collections.maildns.audit.plugins.module_utils.dns_engine import Question, Reply
+    from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_probe import classify
+
+    listed = Reply(Question("2.0.0.127.zen.spamhaus.org", "A", "10.0.0.1"), "NOERROR", ["127.0.0.2"])
+    unlisted = Reply(Question("1.0.0.127.zen.spamhaus.org", "A", "10.0.0.1"), error="malformed: CNAME loop")
+    assert classify([listed], [unlisted])[0] == "malformed"
