@@ -11,7 +11,7 @@ BIN       := $(abspath $(VENV)/bin)
 LINK      := .collections/ansible_collections/maildns/audit
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo bench-fleet bench-probe docs test deps system-deps venv lint sanity unit integration lab-up lab-down lab-status bench-lab clean
+.PHONY: demo bench-fleet bench-probe bench-engine docs test deps system-deps venv lint sanity unit integration lab-up lab-down lab-status bench-lab clean
 
 test: deps lint sanity
 	$(PY) -m pytest
@@ -72,6 +72,10 @@ bench-fleet: deps
 bench-probe: deps
 	bench/install-bench-deps.sh
 	$(PY) bench/probe_bench.py
+
+# the DNS engine under load: 500 lists x 4 loopback resolvers (two answer garbage) in one batch
+bench-engine: deps
+	$(PY) bench/engine_load_bench.py 500 3.0 5
 
 clean: lab-down
 	rm -rf $(VENV) .collections .lab .lab-* build *.egg-info
