@@ -62,7 +62,6 @@ try:
     import dns.message
     import dns.name
     import dns.opcode
-    import dns.query
     import dns.rcode
     import dns.rdataclass
     import dns.rdatatype
