@@ -26,8 +26,9 @@ from ansible_collections.maildns.audit.plugins.module_utils.public_resolvers imp
     classify_address,
 )
 
-GLIBC_MAXNS = 3  # glibc uses the first three nameserver lines and ignores the rest
+GLIBC_MAXNS = 3  # glibc uses the first three valid nameserver lines and ignores the rest
 RESOLVED_STUB = "127.0.0.53"
+GLIBC_DEFAULT = "127.0.0.1"  # glibc's nameserver when resolv.conf gives it no valid one
 
 
 @dataclass
@@ -36,7 +37,8 @@ class Nameserver:
     line: int
     address_class: str = ""
     provider: str | None = None
-    used: bool = True  # False past glibc's third nameserver
+    used: bool = True  # False past glibc's third valid nameserver
+    text: str = ""  # as written, when glibc's reading differs (`127.1` is 127.0.0.1, `fe80::1%eth0`)
 
     def __post_init__(self) -> None:
         self.address_class, self.provider = classify_address(self.address)
@@ -46,7 +48,8 @@ class Nameserver:
 class ResolvConf:
     path: str
     exists: bool
-    nameservers: list = field(default_factory=list)
+    nameservers: list = field(default_factory=list)  # the lines glibc takes, in order
+    invalid_nameservers: list = field(default_factory=list)  # [{line, nameserver, reason}]: lines glibc skips
     search: list = field(default_factory=list)
     options: dict = field(default_factory=dict)
     problem: str = ""  # could not be read: the check is unknown
@@ -55,21 +58,117 @@ class ResolvConf:
     @property
     def effective_nameservers(self) -> list:
         used = [ns for ns in self.nameservers if ns.used]
-        return used or [Nameserver("127.0.0.1", 0)]  # glibc's default without a nameserver line
+        return used or [Nameserver(GLIBC_DEFAULT, 0)]  # glibc's default without a valid nameserver line
+
+    @property
+    def uses_glibc_default(self) -> bool:
+        return not self.nameservers
+
+    def effective_description(self) -> list:
+        """What glibc asks, for evidence: the addresses, or its default named as such."""
+        if self.uses_glibc_default:
+            return [f"{GLIBC_DEFAULT} (glibc default)"]
+        return [ns.address for ns in self.effective_nameservers]
+
+
+def _inet_aton_part(text: str) -> int | None:
+    """One part of an inet_aton address: decimal, 0-prefixed octal or 0x-prefixed hexadecimal."""
+    if not text or not text[0].isdigit():
+        return None
+    try:
+        if text[:2] in ("0x", "0X"):
+            return int(text[2:], 16) if text[2:] and all(c in "0123456789abcdefABCDEF" for c in text[2:]) else None
+        if text.startswith("0") and len(text) > 1:
+            return int(text[1:], 8) if text[1:].isdigit() else None
+        return int(text) if text.isdigit() else None
+    except ValueError:  # an 8 or 9 in an octal part
+        return None
+
+
+def inet_aton_exact(text: str) -> str | None:
+    """glibc's `__inet_aton_exact`: `a.b.c.d`, `a.b.c` (c fills 16 bits), `a.b` (24), `a` (32) -> dotted quad."""
+    parts = text.split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    values = [_inet_aton_part(part) for part in parts]
+    if any(value is None for value in values):
+        return None
+    *leading, last = values
+    last_limit = (0xFFFFFFFF, 0xFFFFFF, 0xFFFF, 0xFF)[len(leading)]
+    if any(value > 0xFF for value in leading) or last > last_limit:  # type: ignore[operator]
+        return None
+    number = 0
+    for value in leading:
+        number = (number << 8) | value  # type: ignore[operator]
+    number = (number << (8 * (4 - len(leading)))) | last  # type: ignore[operator]
+    return ".".join(str((number >> shift) & 0xFF) for shift in (24, 16, 8, 0))
+
+
+def glibc_nameserver(text: str) -> str | None:
+    """The address glibc's res_init takes from a `nameserver` value, or None when it skips the line.
+
+    glibc (resolv/res_init.c, res_vinit_1) cuts the value at the first blank, tries
+    `__inet_aton_exact` (IPv4, shorthand and octal/hex forms included), then cuts at `%` (the IPv6
+    scope, whose errors it ignores) and tries `inet_pton(AF_INET6)`. A value that is neither is
+    dropped without a word: it is not added to the list and so does not count toward the three
+    nameservers glibc keeps (MAXNS); with no valid line at all glibc asks 127.0.0.1.
+    """
+    import ipaddress
+
+    address = inet_aton_exact(text)
+    if address is not None:
+        return address
+    candidate, percent, scope = text.partition("%")
+    if not candidate or ":" not in candidate:
+        return None
+    try:
+        address = str(ipaddress.IPv6Address(candidate))
+    except ValueError:
+        return None
+    return f"{address}%{scope}" if percent and scope else address  # the scope picks the link
+
+
+def _nameserver_line(raw: str) -> tuple | None:
+    """(value, reason glibc skips it or "") for a nameserver line; None when the line is no nameserver line.
+
+    glibc reads a keyword only at the start of a line, in lower case, followed by a blank.
+    """
+    stripped = raw.strip()
+    keyword = stripped.split(None, 1)[0] if stripped else ""
+    if keyword.lower() != "nameserver" or stripped.startswith(("#", ";")):
+        return None
+    value = stripped[len(keyword) :].strip().split(None, 1)
+    text = value[0] if value else ""
+    if raw[:1] in " \t":
+        return text, "indented: glibc reads keywords only at the start of a line"
+    if keyword != "nameserver":
+        return text, f"'{keyword}': glibc reads the keyword in lower case only"
+    if not text:
+        return text, "no address on the line"
+    if glibc_nameserver(text) is None:
+        return text, "not an IP address"
+    return text, ""
 
 
 def parse_resolv_conf(text: str, path: str = "/etc/resolv.conf") -> ResolvConf:
     conf = ResolvConf(path=path, exists=True)
     for number, raw in enumerate(text.splitlines(), 1):
+        nameserver = _nameserver_line(raw)
+        if nameserver is not None:
+            value, reason = nameserver
+            if reason:
+                conf.invalid_nameservers.append({"line": number, "nameserver": value, "reason": reason})
+            else:
+                address = glibc_nameserver(value) or value
+                conf.nameservers.append(Nameserver(address, number, text="" if address == value else value))
+            continue
         line = raw.split("#", 1)[0].split(";", 1)[0].strip()
         if not line:
             continue
         keyword, _sep, rest = line.partition(" ")
         keyword = keyword.strip().lower()
         values = rest.split()
-        if keyword == "nameserver" and values:
-            conf.nameservers.append(Nameserver(values[0], number))
-        elif keyword in ("search", "domain"):
+        if keyword in ("search", "domain"):
             conf.search = values  # the last search/domain line wins
         elif keyword == "options":
             for option in values:
@@ -366,6 +465,7 @@ def chroot_copy(files: HostFiles, conf: ResolvConf, queue_directory: str, chroot
         "chrooted_services": list(chrooted_services or []),
         "differs": False,
         "nameservers": [],
+        "invalid_nameservers": [],
         "problem": "",
     }
     if not chrooted_services:
@@ -377,6 +477,8 @@ def chroot_copy(files: HostFiles, conf: ResolvConf, queue_directory: str, chroot
         return result
     copy = parse_resolv_conf(text or "", copy_path)
     result["nameservers"] = [ns.address for ns in copy.effective_nameservers]
+    result["invalid_nameservers"] = copy.invalid_nameservers
+    result["effective"] = copy.effective_description()
     ours = [ns.address for ns in conf.effective_nameservers]
     result["differs"] = result["nameservers"] != ours
     return result
@@ -400,17 +502,23 @@ def judge_resolver_path(path: ResolverPath) -> list:
     conf = path.resolv_conf
     if conf.problem:
         return findings  # reported as an unknown check, not guessed at
-    if not conf.exists or not conf.nameservers:
+    # One rule for glibc's fallback: RESOLV_CONF_MISSING whenever glibc ends up asking 127.0.0.1 by
+    # default, whatever the reason (no file, no nameserver line, or only lines glibc skips); each
+    # skipped line is also RESOLV_CONF_INVALID_NAMESERVER, which names the line to fix.
+    if not conf.exists or conf.uses_glibc_default:
+        if not conf.exists:
+            detail = conf.absent_because
+        elif conf.invalid_nameservers:
+            detail = f"names no valid nameserver: glibc skips all {len(conf.invalid_nameservers)} nameserver line(s)"
+        else:
+            detail = "names no nameserver"
         findings.append(
             Finding(
                 "RESOLV_CONF_MISSING",
-                {
-                    "file": conf.path,
-                    "effective": "127.0.0.1 (glibc default)",
-                    "detail": conf.absent_because or "names no nameserver",
-                },
+                {"file": conf.path, "effective": f"{GLIBC_DEFAULT} (glibc default)", "detail": detail},
             )
         )
+    findings += _invalid_nameserver_findings(conf.path, conf.invalid_nameservers, conf.effective_description())
     for nameserver in conf.effective_nameservers:
         evidence = {
             "file": conf.path,
@@ -479,7 +587,30 @@ def judge_resolver_path(path: ResolverPath) -> list:
                         },
                     )
                 )
+    # The chroot copy's own bad lines; a line it shares with resolv.conf is reported there once,
+    # and refreshing the copy after fixing resolv.conf fixes both.
+    if chroot.get("invalid_nameservers"):
+        ours = {invalid["nameserver"] for invalid in conf.invalid_nameservers}
+        own = [invalid for invalid in chroot["invalid_nameservers"] if invalid["nameserver"] not in ours]
+        findings += _invalid_nameserver_findings(chroot["path"], own, chroot.get("effective", []), "postfix chroot")
     return _dedupe(findings)
+
+
+def _invalid_nameserver_findings(path: str, invalid: list, effective: list, layer: str = "resolv.conf") -> list:
+    return [
+        Finding(
+            "RESOLV_CONF_INVALID_NAMESERVER",
+            {
+                "file": path,
+                "line": line["line"],
+                "nameserver": line["nameserver"],
+                "reason": line["reason"],
+                "effective": effective,
+                "layer": layer,
+            },
+        )
+        for line in invalid
+    ]
 
 
 def _dedupe(findings: list) -> list:
