@@ -8,9 +8,14 @@ Private to the collection. Runs on managed hosts: Python 3.8 syntax.
 from __future__ import annotations
 
 from ansible_collections.maildns.audit.plugins.module_utils import dnsbl_catalog
+from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_catalog import mask_secrets
 from ansible_collections.maildns.audit.plugins.module_utils.findings import Finding
 from ansible_collections.maildns.audit.plugins.module_utils.mail_log import RejectionEvidence
-from ansible_collections.maildns.audit.plugins.module_utils.postfix_config import PostfixConfig
+from ansible_collections.maildns.audit.plugins.module_utils.postfix_config import (
+    PostfixConfig,
+    Service,
+    parse_postscreen_site,
+)
 from ansible_collections.maildns.audit.plugins.module_utils.public_resolvers import PUBLIC_KNOWN, classify_address
 from ansible_collections.maildns.audit.plugins.module_utils.spamassassin_config import SpamAssassinConfig
 
@@ -99,6 +104,11 @@ def judge_postfix(config: PostfixConfig, rejections: RejectionEvidence | None = 
         findings.append(Finding("DNSBL_SINGLE_LIST", {"zone": deciding[0]}))
     for override in config.master_overrides():
         findings.append(Finding("POSTFIX_MASTER_OVERRIDES_DNSBL", override))
+    for reference in config.unexpandable_references():
+        findings.append(
+            Finding("POSTFIX_PARAMETER_UNEXPANDABLE", dict(reference, reference=mask_secrets(reference["reference"])))
+        )
+    findings += judge_protection(config, uses)
     if rejections is not None and rejections.total:
         for zone, days in sorted(rejections.counts.items()):
             findings.append(
@@ -114,6 +124,93 @@ def judge_postfix(config: PostfixConfig, rejections: RejectionEvidence | None = 
                     },
                 )
             )
+    return findings
+
+
+def _postscreen_services_for(config: PostfixConfig, use: dict) -> list:
+    """The postscreen services a postscreen_dnsbl_sites use applies to."""
+    if use["scope"] == "main.cf":
+        return [s for s in config.postscreen_services if "postscreen_dnsbl_sites" not in s.overrides]
+    return [s for s in config.postscreen_services if use["scope"] == f"master.cf {s.label}"]
+
+
+def _postscreen_inaction(config: PostfixConfig, service: Service) -> str | None:
+    """Why this postscreen service never acts on its DNSBL score, or None when it does."""
+    action = config.value("postscreen_dnsbl_action", service).strip().lower() or "ignore"
+    if action == "ignore":
+        return "postscreen_dnsbl_action = ignore: postscreen only logs the score"
+    threshold = _int(config.value("postscreen_dnsbl_threshold", service), 1)
+    sites = [parse_postscreen_site(site) for site in config.value("postscreen_dnsbl_sites", service).split()]
+    reachable = sum(site["weight"] for site in sites if site["weight"] > 0)
+    if reachable < threshold:
+        return f"postscreen_dnsbl_threshold = {threshold}, but all lists together score {reachable}"
+    return None
+
+
+def _int(text: str, default: int) -> int:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return default
+
+
+def _why_no_protection(config: PostfixConfig, use: dict) -> str | None:
+    """Why a DNSBL use never rejects or scores a client, or None when it does."""
+    if use["action"] == "warn":
+        return "warn_if_reject: a listing is only logged"
+    if use["action"] in ("permit", "allow"):
+        return "an allowlist: it only lets clients through"
+    entry = dnsbl_catalog.lookup(use["zone"])
+    if entry is not None and entry.status == "retired":
+        return "a retired list"
+    if use["parameter"] == "postscreen_dnsbl_sites":
+        if not use.get("active", True):
+            return "master.cf runs no postscreen"
+        services = _postscreen_services_for(config, use)
+        reasons = [_postscreen_inaction(config, service) for service in services]
+        if not services or all(reasons):
+            return reasons[0] if reasons else "no postscreen service uses these sites"
+    return None
+
+
+def judge_protection(config: PostfixConfig, uses: list | None = None) -> list:
+    """Protection the admin may believe in that is not there: unused postscreen sites, no active DNSBL."""
+    uses = config.dnsbl_uses() if uses is None else uses
+    findings = []
+    sites = config.parameters.get("postscreen_dnsbl_sites", "").replace(",", " ").split()
+    if sites and config.services and not config.postscreen_services:
+        servers = ", ".join(f"{s.label} runs {s.command}" for s in config.services if s.type == "inet") or "none"
+        findings.append(
+            Finding(
+                "POSTSCREEN_DNSBL_SITES_UNUSED",
+                dict(
+                    config._origin("postscreen_dnsbl_sites", None),
+                    sites=[mask_secrets(site) for site in sites],
+                    reason=f"no master.cf service runs postscreen (inet services: {servers})",
+                ),
+            )
+        )
+    # A host whose SMTP server takes no mail from other hosts (a null client) needs no DNSBL; an
+    # unreadable master.cf (None) leaves it unknown, and unknown is not reported as a finding.
+    if config.receives_from_network is not True:
+        return findings
+    inactive = []
+    for use in uses:
+        why = _why_no_protection(config, use)
+        if why is None:
+            return findings  # one list that rejects or scores is protection
+        evidence = _use_evidence(use)
+        evidence["why"] = why
+        inactive.append(evidence)
+    if inactive:
+        reason = "every DNSBL this Postfix names is inactive: none rejects or scores a client"
+    else:
+        reason = "no DNSBL is configured: no restriction or postscreen site queries one"
+    unexpandable = config.unexpandable_references()
+    if unexpandable:
+        names = ", ".join(sorted({entry["reference"] for entry in unexpandable}))
+        reason += f"; restrictions name parameters that do not expand ({names}): POSTFIX_PARAMETER_UNEXPANDABLE"
+    findings.append(Finding("DNSBL_NONE_ACTIVE", {"reason": reason, "inactive": inactive}))
     return findings
 
 

@@ -13,12 +13,17 @@ model: `PostfixConfig` with `dnsbl_uses()`.
 
 from __future__ import annotations
 
+import difflib
 import re
 import subprocess
 from dataclasses import dataclass, field
 
 from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_catalog import mask_dqs_key, mask_secrets
 from ansible_collections.maildns.audit.plugins.module_utils.files import HostFiles
+from ansible_collections.maildns.audit.plugins.module_utils.postfix_parameter_names import (
+    BUILTIN_PARAMETERS,
+    SERVICE_PARAMETER_SUFFIXES,
+)
 
 RESTRICTION_PARAMETERS = (
     "smtpd_client_restrictions",
@@ -52,6 +57,9 @@ IDENTITY_PARAMETERS = (
     "smtpd_restriction_classes",
 )
 DNSBL_PARAMETERS = RESTRICTION_PARAMETERS + POSTSCREEN_PARAMETERS + ("rbl_reply_maps", "smtpd_restriction_classes")
+# Lists whose `$name` references are checked for names Postfix cannot expand (plus restriction classes).
+REFERENCE_ROOTS = (*RESTRICTION_PARAMETERS, "postscreen_dnsbl_sites")
+LOOPBACK_INTERFACES = ("loopback-only", "localhost", "127.0.0.1", "::1", "[::1]")
 
 # Defaults of the parameters read here, for the file parser (Postfix 3.x; `postconf -d`).
 DEFAULTS = {
@@ -105,6 +113,7 @@ class Service:
     chroot: bool
     overrides: dict = field(default_factory=dict)
     line: int = 0
+    raw_overrides: dict = field(default_factory=dict)  # -o values as written, before `$name` expansion
 
     @property
     def label(self) -> str:
@@ -119,6 +128,8 @@ class PostfixConfig:
     main_cf_lines: dict = field(default_factory=dict)  # parameter -> line in main.cf
     services: list = field(default_factory=list)
     problems: list = field(default_factory=list)
+    raw_parameters: dict = field(default_factory=dict)  # main.cf as written, before `$name` expansion
+    known_parameters: frozenset | None = None  # the names postconf knows; None: the built-in table
 
     def value(self, name: str, service: Service | None = None) -> str:
         if service is not None and name in service.overrides:
@@ -136,6 +147,22 @@ class PostfixConfig:
     @property
     def chrooted_services(self) -> list:
         return [s.label for s in self.services if s.chroot and s.command in ("smtpd", "postscreen", "smtp", "dnsblog")]
+
+    @property
+    def receives_from_network(self) -> bool | None:
+        """Whether an SMTP server here takes mail from other hosts; None when master.cf is not known."""
+        if not self.services:
+            return None
+        interfaces = _tokens(self.parameters.get("inet_interfaces", "all"))
+        if interfaces and all(interface.lower() in LOOPBACK_INTERFACES for interface in interfaces):
+            return False
+        for service in self.services:
+            if service.type != "inet" or service.command not in ("smtpd", "postscreen"):
+                continue
+            host, _sep, _port = service.name.rpartition(":")
+            if host.strip("[]").lower() not in LOOPBACK_INTERFACES:
+                return True
+        return False
 
     def restriction_classes(self) -> dict:
         names = _tokens(self.parameters.get("smtpd_restriction_classes", ""))
@@ -172,6 +199,44 @@ class PostfixConfig:
                 )
                 uses.append(use)
         return uses
+
+    def _known(self, name: str) -> bool:
+        """Whether Postfix itself defines a parameter (a built-in, or a master.cf service's own)."""
+        if self.known_parameters is not None:
+            return name in self.known_parameters
+        if name in BUILTIN_PARAMETERS or name in DEFAULTS:
+            return True
+        return any(
+            name == f"{service.name}_{suffix}" for service in self.services for suffix in SERVICE_PARAMETER_SUFFIXES
+        )
+
+    def unexpandable_references(self) -> list:
+        """`$name` references in restriction lists that Postfix cannot expand: undefined, or a cycle.
+
+        Postfix expands an undefined `$name` to nothing (postconf warns "undefined parameter"), so
+        the restriction it stood for is silently gone; a cycle makes every postconf run fail with
+        "unreasonable macro call nesting" and "macro processing error". `${name?text}` and
+        `${name:text}` are meant for names that may be undefined: only their cycles count.
+        """
+        roots = list(REFERENCE_ROOTS) + [name for name in self.restriction_classes() if name not in REFERENCE_ROOTS]
+        classes = set(self.restriction_classes())
+        found: list = []
+        scopes = [(None, "main.cf", self.raw_parameters)]
+        scopes += [(s, f"master.cf {s.label}", s.raw_overrides) for s in self.services if s.raw_overrides]
+        for service, scope, written in scopes:
+            context = self.raw_parameters if service is None else dict(self.raw_parameters, **service.raw_overrides)
+            for parameter in roots:
+                if parameter not in written:
+                    continue
+                for reference in _unexpandable(written[parameter], (parameter,), context, self._known):
+                    entry = dict(self._origin(parameter, service))
+                    entry.update({"parameter": parameter, "scope": scope})
+                    entry.update(reference)
+                    if parameter in classes:
+                        entry["restriction_class"] = parameter
+                    if entry not in found:
+                        found.append(entry)
+        return found
 
     def _origin(self, parameter: str, service: Service | None) -> dict:
         if service is not None and parameter in service.overrides:
@@ -227,6 +292,9 @@ class PostfixConfig:
             "dnsbl_uses": self.dnsbl_uses(),
             "master_overrides": self.master_overrides(),
             "reject_unknown": self.reject_unknown(),
+            "unexpandable_references": [
+                dict(entry, reference=mask_secrets(entry["reference"])) for entry in self.unexpandable_references()
+            ],
             "problems": self.problems,
         }
         for name, value in self.restriction_classes().items():
@@ -324,7 +392,7 @@ def parse_main_cf(text: str) -> tuple:
             continue  # comments and blank lines end nothing: a continuation may follow them
         if raw[0] in " \t":
             if current is not None:
-                values[current] += " " + raw.strip()
+                values[current] = (values[current] + " " + raw.strip()).lstrip()
             continue
         name, sep, value = raw.partition("=")
         name = name.strip()
@@ -335,8 +403,51 @@ def parse_main_cf(text: str) -> tuple:
     return values, lines
 
 
-def expand(value: str, values: dict, depth: int = 0) -> str:
-    """Postfix `$name`, `${name}`, `$(name)`, `${name?text}`, `${name:text}` expansion."""
+_REFERENCE = re.compile(
+    r"\$(?:(?P<plain>[A-Za-z0-9_]+)|\{(?P<braced>[A-Za-z0-9_]+)(?P<cond>[?:][^}]*)?\}"
+    r"|\((?P<paren>[A-Za-z0-9_]+)\)|\$)"
+)
+
+
+def _unexpandable(value: str, chain: tuple, context: dict, known) -> list:  # type: ignore[no-untyped-def]
+    """The references in `value` (reached through `chain`) that cannot expand; see unexpandable_references."""
+    found: list = []
+    for match in _REFERENCE.finditer(value or ""):
+        name = match.group("plain") or match.group("braced") or match.group("paren")
+        if name is None:
+            continue  # `$$`, a literal dollar
+        conditional = match.group("cond")
+        via = list(chain[1:])
+        if name in chain:
+            cycle = (*chain[chain.index(name) :], name)
+            found.append({"reference": match.group(0), "reason": "cycle: " + " -> ".join(cycle), "via": via})
+        elif name in context:
+            found += _unexpandable(context[name], (*chain, name), context, known)
+        elif not conditional and not known(name):
+            entry = {"reference": match.group(0), "reason": "undefined", "via": via}
+            similar = difflib.get_close_matches(name, list(context), n=1, cutoff=0.8)
+            if similar:
+                entry["did_you_mean"] = "$" + similar[0]
+            found.append(entry)
+        # `${name?text}` uses text only when name is set; `${name:text}` only when it is empty.
+        if conditional:
+            defined = name in context or known(name)
+            if conditional[0] == "?":
+                text_used = defined
+            else:
+                text_used = not defined or (name in context and not context[name].strip())
+            if text_used:
+                found += _unexpandable(conditional[1:], chain, context, known)
+    return found
+
+
+def expand(value: str, values: dict, depth: int = 0, _expanding: tuple = ()) -> str:
+    """Postfix `$name`, `${name}`, `$(name)`, `${name?text}`, `${name:text}` expansion.
+
+    A name met again while it is being expanded (a cycle: `a = $b`, `b = $a`) expands to nothing
+    here; Postfix refuses the whole configuration ("unreasonable macro call nesting"), which
+    `unexpandable_references` reports.
+    """
     if depth > 20 or "$" not in value:
         return value
 
@@ -345,19 +456,16 @@ def expand(value: str, values: dict, depth: int = 0) -> str:
         if name is None:
             return "$"
         conditional = match.group("cond")
-        current = expand(values.get(name, ""), values, depth + 1)
+        inner = (*_expanding, name)
+        current = "" if name in _expanding else expand(values.get(name, ""), values, depth + 1, inner)
         if conditional:
             operator, text = conditional[0], conditional[1:]
             if operator == "?":
-                return expand(text, values, depth + 1) if current else ""
-            return current if current else expand(text, values, depth + 1)
+                return expand(text, values, depth + 1, _expanding) if current else ""
+            return current if current else expand(text, values, depth + 1, _expanding)
         return current
 
-    pattern = (
-        r"\$(?:(?P<plain>[A-Za-z0-9_]+)|\{(?P<braced>[A-Za-z0-9_]+)(?P<cond>[?:][^}]*)?\}"
-        r"|\((?P<paren>[A-Za-z0-9_]+)\)|\$)"
-    )
-    return re.sub(pattern, replace, value)
+    return _REFERENCE.sub(replace, value)
 
 
 def parse_master_cf(text: str) -> list:
@@ -392,6 +500,7 @@ def config_from_files(files: HostFiles, config_directory: str = "/etc/postfix", 
         config.problems.append(problem.reason)
         text = ""
     raw, config.main_cf_lines = parse_main_cf(text or "")
+    config.raw_parameters = raw
     defaults = dict(DEFAULTS)
     defaults["config_directory"] = config_directory
     defaults["myhostname"] = hostname
@@ -400,14 +509,16 @@ def config_from_files(files: HostFiles, config_directory: str = "/etc/postfix", 
     if not merged.get("mydomain"):
         host = expand(merged.get("myhostname", ""), merged)
         merged["mydomain"] = host.split(".", 1)[1] if "." in host else "localdomain"
-    config.parameters = {name: expand(value, merged) for name, value in merged.items()}
+    config.parameters = {name: expand(value, merged, 0, (name,)) for name, value in merged.items()}
     master, problem = files.read_config(f"{config_directory}/master.cf")
     if problem is not None:
         config.problems.append(problem.reason)
     else:
         config.services = parse_master_cf(master or "")
         for service in config.services:
-            service.overrides = {k: expand(v, dict(merged, **service.overrides)) for k, v in service.overrides.items()}
+            service.raw_overrides = dict(service.overrides)
+            context = dict(merged, **service.overrides)
+            service.overrides = {k: expand(v, context, 0, (k,)) for k, v in service.overrides.items()}
     return config
 
 
@@ -427,7 +538,10 @@ def run_postconf(postconf: str, config_directory: str, *args: str) -> str:
     except (OSError, subprocess.SubprocessError) as error:
         raise PostconfError(f"{postconf} could not run: {error}") from error
     if result.returncode != 0:
-        raise PostconfError(f"postconf -c {config_directory} {' '.join(args)} failed: {result.stderr.strip()}")
+        # Its fatal line says why; the warnings before it (one per undefined parameter) are noise.
+        lines = result.stderr.strip().splitlines()
+        fatal = [line for line in lines if ": fatal: " in line] or lines[-1:]
+        raise PostconfError(f"postconf -c {config_directory} {' '.join(args)} failed: {' '.join(fatal)}")
     return result.stdout
 
 
@@ -445,12 +559,17 @@ def _name_values(output: str) -> dict:
 def config_from_postconf(postconf: str, files: HostFiles, config_directory: str = "/etc/postfix") -> PostfixConfig:
     parameters = _name_values(run_postconf(postconf, config_directory, "-x"))
     config = PostfixConfig(source="postconf", config_directory=config_directory, parameters=parameters)
+    # Every name postconf prints is one it can expand: its built-ins, this master.cf's services' own.
+    known = set(parameters)
     text, problem = files.read_config(f"{config_directory}/main.cf")
     if problem is None:
         raw, config.main_cf_lines = parse_main_cf(text or "")
+        config.raw_parameters = raw
+        known.update(raw)
         # postconf -x leaves out parameters it does not know (a restriction class's own helpers).
         for name, value in raw.items():
             config.parameters.setdefault(name, expand(value, dict(raw, **parameters)))
+    config.known_parameters = frozenset(known)
     fields = _name_values(run_postconf(postconf, config_directory, "-F"))
     overrides = _name_values(run_postconf(postconf, config_directory, "-Px"))
     by_label: dict = {}
@@ -458,17 +577,22 @@ def config_from_postconf(postconf: str, files: HostFiles, config_directory: str 
         name, _sep, rest = key.partition("/")
         service_type, _sep, field_name = rest.partition("/")
         by_label.setdefault((name, service_type), {})[field_name] = value
-    lines = {(s.name, s.type): s.line for s in config_from_files(files, config_directory).services}
+    # master.cf as written: the line of each service, and its -o values before expansion.
+    master, problem = files.read_config(f"{config_directory}/master.cf")
+    written = {(s.name, s.type): s for s in parse_master_cf(master or "")} if problem is None else {}
     for (name, service_type), values in by_label.items():
+        in_file = written.get((name, service_type))
         service = Service(
             name,
             service_type,
             values.get("command", "").split()[0] if values.get("command") else "",
             values.get("chroot") == "y",
-            line=lines.get((name, service_type), 0),
+            line=in_file.line if in_file is not None else 0,
         )
         prefix = f"{name}/{service_type}/"
         service.overrides = {k[len(prefix) :]: v for k, v in overrides.items() if k.startswith(prefix)}
+        if in_file is not None:
+            service.raw_overrides = {k: v for k, v in in_file.overrides.items() if k in service.overrides}
         config.services.append(service)
     return config
 
