@@ -271,8 +271,12 @@ def ask_authorities(
 
 
 def _verdict(listed, unlisted) -> str:  # type: ignore[no-untyped-def]
-    """What the list's own name servers say of it: alive, dead, lists_the_world, or unknown."""
-    if listed is None or listed.error or listed.rcode not in ("NOERROR", "NXDOMAIN"):
+    """What the list's own name servers say of it: alive, dead, lists_the_world, silent, or unknown."""
+    if listed is None:
+        return "unknown"
+    if listed.error == "timeout" or listed.error.startswith("unreachable") or listed.rcode in ("SERVFAIL", "REFUSED"):
+        return "silent"  # its own name server does not answer for it either
+    if listed.error or listed.rcode not in ("NOERROR", "NXDOMAIN"):
         return "unknown"
     if unlisted is not None and not unlisted.error and unlisted.rcode == "NOERROR" and unlisted.answers:
         # 127.0.0.1 listed, or any address at all: a lapsed domain parked on a wildcard answers
@@ -296,13 +300,13 @@ def _at_fault(probe: ListProbe, probes: list) -> str:
         return "resolver" if verdict == "alive" or elsewhere else "list"
     if verdict == "alive" or elsewhere:
         return "resolver"
-    if verdict in ("dead", "lists_the_world"):
+    if probe.classification == UNREACHABLE and _answers_nothing(probe, probes):
+        return "resolver"  # it answers no list at all
+    if verdict in ("dead", "lists_the_world", "silent"):
         return "list"
     entry = dnsbl_catalog.lookup(probe.zone)
     if entry is not None and entry.status == "retired":
         return "list"
-    if probe.classification == UNREACHABLE and _answers_nothing(probe, probes):
-        return "resolver"  # it answers no list at all
     if probe.classification in (DEAD, UNREACHABLE) and entry is not None:
         # The catalog knows the list as active: a resolver problem until its name servers say otherwise.
         return "resolver"
@@ -462,6 +466,8 @@ def _list_finding(probe: ListProbe, probes: list) -> Finding | None:
         if probe.classification in (LISTS_THE_WORLD, HIJACKED):
             return Finding("DNSBL_LISTS_THE_WORLD", evidence)  # seen live: every sender is rejected now
         return Finding("DNSBL_RETIRED", evidence)  # dead, or not answering: it is closed, say so
+    if probe.classification == UNREACHABLE and probe.at_fault == "list":
+        evidence["note"] = "the list's own name server does not answer either"
     kind = {
         DEAD: "DNSBL_DEAD",
         LISTS_THE_WORLD: "DNSBL_LISTS_THE_WORLD",

@@ -315,3 +315,16 @@ def test_a_malformed_answer_on_the_unlisted_test_point_is_the_resolver_s(fixture
     listed = Reply(Question("2.0.0.127.zen.spamhaus.org", "A", "10.0.0.1"), "NOERROR", ["127.0.0.2"])
     unlisted = Reply(Question("1.0.0.127.zen.spamhaus.org", "A", "10.0.0.1"), error="malformed: CNAME loop")
     assert classify([listed], [unlisted])[0] == "malformed"
+
+
+def test_a_list_whose_own_name_server_is_silent_too_is_the_list_s_fault() -> None:
+    from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_probe import ListProbe, _at_fault
+
+    resolver = ResolverTarget("10.0.0.53", "resolv.conf line 1")
+    silent = ListProbe("dnsbl-1.uceprotect.net", resolver, "unreachable")
+    silent.authoritative = {"server": "10.0.53.1", "verdict": "silent", "error": "timeout"}
+    probes = [silent, ListProbe("zen.spamhaus.org", resolver, "working")]
+    silent.at_fault = _at_fault(silent, probes)
+    [finding] = judge_probes(probes, [])
+    assert (finding.id, finding.evidence["at_fault"]) == ("DNSBL_UNREACHABLE", "list")
+    assert "does not answer either" in finding.evidence["note"]
