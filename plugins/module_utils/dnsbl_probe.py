@@ -293,6 +293,9 @@ def _at_fault(probe: ListProbe, probes: list) -> str:
         return "list"  # the list's own name servers answer outside 127/8 too: a parked domain
     if probe.classification in (MALFORMED, HIJACKED, BLOCKED, RATE_LIMITED):
         return "resolver"
+    entry = dnsbl_catalog.lookup(probe.zone)
+    if entry is not None and entry.status == "retired" and verdict != "alive":
+        return "list"  # closed: whatever the resolver does, the list is the fault to fix
     elsewhere = [p for p in probes if p.zone == probe.zone and p is not probe and p.classification == WORKING]
     if probe.classification == WRONG_LIST:
         return "list"  # the name is wrong for every resolver: the configuration is at fault
@@ -303,9 +306,6 @@ def _at_fault(probe: ListProbe, probes: list) -> str:
     if probe.classification == UNREACHABLE and _answers_nothing(probe, probes):
         return "resolver"  # it answers no list at all
     if verdict in ("dead", "lists_the_world", "silent"):
-        return "list"
-    entry = dnsbl_catalog.lookup(probe.zone)
-    if entry is not None and entry.status == "retired":
         return "list"
     if probe.classification in (DEAD, UNREACHABLE) and entry is not None:
         # The catalog knows the list as active: a resolver problem until its name servers say otherwise.
