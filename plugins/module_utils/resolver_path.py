@@ -379,19 +379,44 @@ def dns_listeners(files: HostFiles) -> dict | None:
         return None
     if not inodes:
         return listeners
+    # The sockets of this network namespace belong to processes in it: skip the others' file
+    # descriptors (one readlink per process instead of one per descriptor; on a host of containers,
+    # or a lab of many namespaces, most processes are elsewhere). A process whose namespace cannot
+    # be read is scanned as before.
+    ours = _network_namespace(files, "self")
     for pid in files.listdir("/proc"):
         if not pid.isdigit():
             continue
-        fd_dir = files.path(f"/proc/{pid}/fd")
-        try:
-            links = [os.readlink(os.path.join(fd_dir, fd)) for fd in os.listdir(fd_dir)]
-        except OSError:
+        if ours is not None and _network_namespace(files, pid) not in (ours, None):
             continue
-        for link in links:
+        for link in _descriptor_links(files.path(f"/proc/{pid}/fd")):
             if link.startswith("socket:[") and link[8:-1] in inodes:
                 comm, _problem = files.read_config(f"/proc/{pid}/comm")
                 listeners[inodes[link[8:-1]]] = PROCESS_NAMES.get((comm or "").strip(), (comm or "").strip())
     return listeners
+
+
+def _descriptor_links(fd_dir: str) -> list:
+    """What a process's open descriptors point at; one that closes while it is read is left out
+    (the listing's own descriptor, a busy resolver's query sockets), not the whole process."""
+    try:
+        descriptors = os.listdir(fd_dir)
+    except OSError:
+        return []
+    links = []
+    for descriptor in descriptors:
+        try:
+            links.append(os.readlink(os.path.join(fd_dir, descriptor)))
+        except OSError:
+            continue
+    return links
+
+
+def _network_namespace(files: HostFiles, pid: str) -> str | None:
+    try:
+        return os.readlink(files.path(f"/proc/{pid}/ns/net"))
+    except OSError:
+        return None
 
 
 def _proc_address(hex_text: str, family: int) -> str | None:

@@ -168,3 +168,25 @@ def test_dnsmasq_does_not_forward_to_a_line_glibc_skips(tmp_path: Path) -> None:
     [dnsmasq] = path.local_resolvers
     assert dnsmasq.forwarders == []
     assert [f.id for f in judge_resolver_path(path)] == ["RESOLV_CONF_INVALID_NAMESERVER"]
+
+
+def test_the_process_serving_a_loopback_nameserver_is_named() -> None:
+    """Real /proc: a socket on 127.0.0.253:53 held by this very process (whose descriptor listing
+    changes while it is read) is found with the process's name; other namespaces are not scanned."""
+    import os
+
+    from ansible_collections.maildns.audit.plugins.module_utils.resolver_path import dns_listeners
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        server.bind(("127.0.0.253", 53))
+    except OSError as error:
+        server.close()
+        pytest.skip(f"cannot bind 127.0.0.253:53 here ({error})")
+    try:
+        listeners = dns_listeners(HostFiles("/"))
+    finally:
+        server.close()
+    assert listeners is not None
+    with open(f"/proc/{os.getpid()}/comm") as handle:
+        assert listeners["127.0.0.253"] == handle.read().strip()
