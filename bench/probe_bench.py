@@ -7,8 +7,8 @@ answers every query 20 ms late, for N lists named listNN.bench.test; "4 dead" ad
 never answers. Each tool runs as a whole process (start-up included), at its defaults:
   check_rbl  /usr/lib/nagios/plugins/check_rbl -H 192.0.2.99 -n 127.53.1.1 -s ... (timeout 15 s;
              one query per list: the address)
-  probe      python -m ...dnsbl_probe --resolver 127.53.1.1 --ip 192.0.2.99 (timeout 3 s; three
-             queries per list: both test points and the address)
+  probe      python -m ...dnsbl_probe --resolver 127.53.1.1 --ip 192.0.2.99 (timeout 2.5 s; four
+             queries per list: both test points, the zone's NS and the address)
   loop       dnspython, one query per list (the address) after another, timeout 3 s
 Then the full probe of a host: 60 lists + 4 dead through 3 resolvers, test points and 2 outbound
 addresses (several hundred queries), against (timeout + slowest answer).
@@ -34,6 +34,7 @@ CHECK_RBL = "/usr/lib/nagios/plugins/check_rbl"
 ADDRESSES = ["127.53.1.1", "127.53.1.2", "127.53.1.3"]
 DELAY_MS = 20
 DEAD = [f"dead{n}.bench.test" for n in range(1, 5)]
+PROBE_TIMEOUT = 2.5  # the probe's default (dnsbl_probe.DEFAULT_TIMEOUT)
 ENV = {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / '.collections'}"}
 LOOP = """
 import sys, dns.message, dns.query, dns.exception
@@ -129,7 +130,7 @@ def main() -> int:
             report = json.loads(full.stdout)
             queries = sum(len(p["queries"]) for p in report["probes"]) + len(report["outbound"])
             slowest = max(q["elapsed_ms"] for p in report["probes"] for q in p["queries"] if not q["error"]) / 1000
-            bound = 3.0 + slowest
+            bound = PROBE_TIMEOUT + slowest
             print(
                 f"\nfull probe: {len(lists)} lists x {len(ADDRESSES)} resolvers + 2 outbound addresses = "
                 f"{queries} queries in {full_s:.2f} s (process) / {report['elapsed_s']:.2f} s (probe); "

@@ -47,6 +47,18 @@ TEST_FLEET = [
     ("mx17", "generic_ptr"),
     ("mx18", "no_postfix"),
     ("mx19", "journal_only"),
+    ("mx20", "google_resolver"),
+    ("mx21", "egress_forwarder"),
+    ("mx22", "dqs_behind_public"),
+    ("mx23", "dqs_typo"),
+    ("mx24", "bad_nameservers"),
+    ("mx25", "postscreen_unused"),
+    ("mx26", "no_dnsbl"),
+    ("mx27", "undefined_parameter"),
+    ("mx28", "parameter_cycle"),
+    ("mx29", "broken_middlebox"),
+    ("mx30", "slow_list"),
+    ("mx31", "slow_resolver"),
 ]
 # MAILDNS_TEST_LAB=prefix,net[,state-dir] gives a second test lab, so that two people (or two
 # helpers) can run the integration tests on one machine at once without touching each other's.

@@ -48,7 +48,8 @@ def run_audit(lab, tmp_path: Path, name: str, *extra: str) -> AuditRun:
             "-e",
             f"maildns_report_dir={report_dir}",
             "-e",
-            "audit_timeout=1",
+            # 2 s: the lab's slow list (1.5 s) and slow resolver (1.3 s) answer within it, as slow
+            "audit_timeout=2",
             *extra,
         ],
         capture_output=True,
@@ -94,6 +95,47 @@ def test_an_unreachable_host_is_unknown_with_the_reason(audited) -> None:
     assert ghost["status"] == "unreachable"
     assert "ssh" in ghost["reason"].lower() or "unreachable" in ghost["reason"].lower()
     assert report["summary"]["unreachable"] == 1
+    # A host nobody looked at fails the gate, and the summary says so first (issue 9 item 7).
+    assert report["summary"]["gate"]["not_audited"] == [GHOST] and ghost["not_audited"] == "unreachable"
+    first = (audited.report_dir / "summary.md").read_text().splitlines()[0]
+    assert first.endswith(f"1 of {len(TEST_FLEET) + 1} hosts not audited (1 unreachable)")
+    assert by_host(report)["mx18"]["audited"] is True  # no Postfix is a finding of the audit, not a gap
+
+
+def findings_of(host: dict, finding_id: str) -> list[dict]:
+    return [f for f in host["findings"] if f["id"] == finding_id]
+
+
+def test_a_resolver_that_hides_zen_is_blamed_and_zen_is_kept(lab, audited) -> None:
+    mx20 = by_host(audited.report)["mx20"]
+    [hidden] = findings_of(mx20, "DNSBL_HIDDEN_BY_RESOLVER")
+    assert hidden["evidence"]["zone"] == "zen.spamhaus.org"
+    assert hidden["evidence"]["resolver"] == lab.fixture("hidelists")
+    assert hidden["evidence"]["works_through"] == [lab.fixture("resolver")]
+    assert hidden["evidence"]["authoritative"]["verdict"] == "alive"
+
+
+def test_a_refusal_names_the_egress_resolver_spamhaus_saw(lab, audited) -> None:
+    [refused] = findings_of(by_host(audited.report)["mx21"], "DNSBL_RESOLVER_REFUSED")
+    egress = lab.fixture_state("forwarder").egress
+    assert refused["evidence"]["resolver"] == lab.fixture("forwarder") != egress
+    assert refused["evidence"]["egress_resolver"] == egress
+    assert refused["evidence"]["explanation"].startswith("Error: open resolver")
+
+
+def test_a_broken_middlebox_is_blamed_for_every_bad_answer(lab, audited) -> None:
+    mx29 = by_host(audited.report)["mx29"]
+    malformed = findings_of(mx29, "RESOLVER_ANSWER_MALFORMED")
+    assert len(malformed) >= 5  # zen, spamcop, psbl, mailspike, ... and the PTR
+    assert {f["evidence"]["resolver"] for f in malformed} == {lab.fixture("broken")}
+    assert any(f["evidence"].get("lookup", "").startswith("PTR of") for f in malformed)
+
+
+def test_a_dqs_key_typed_under_org_never_appears(audited) -> None:
+    mx23 = by_host(audited.report)["mx23"]
+    assert "labtestkey0123456789" not in json.dumps(mx23)
+    [wrong] = findings_of(mx23, "DNSBL_WRONG_LIST")
+    assert wrong["evidence"]["did_you_mean"] == "<DQS key>.zen.dq.spamhaus.net"
 
 
 def test_scenario_findings_reach_the_report(audited) -> None:
@@ -143,9 +185,13 @@ EXACT = {
     "mx08": ["DNSBL_UNREACHABLE", "POSTFIX_CHROOT_RESOLV_CONF_DRIFT", "RESOLV_CONF_PUBLIC_NAMESERVER"],
     "mx09": ["DNSBL_UNREACHABLE", "SPAMASSASSIN_DNS_SERVER_PUBLIC", "SPAMASSASSIN_DQS_PLACEHOLDER"],
     "mx10": ["DNSBL_NO_REPLY_FILTER", "DQS_KEY_EXPOSED_IN_SMTP_REPLY", "POSTFIX_MASTER_OVERRIDES_DNSBL"],
-    "mx11": ["DNSBL_ANSWER_HIJACKED", "DNSBL_UNREACHABLE", "POSTFIX_CHROOT_RESOLV_CONF_DRIFT"],
+    "mx11": [
+        "DNSBL_ANSWER_HIJACKED",
+        "DNSBL_UNREACHABLE",
+        "POSTFIX_CHROOT_RESOLV_CONF_DRIFT",
+        "RESOLVER_ANSWER_MALFORMED",
+    ],
     "mx12": [
-        "DNSBL_DEAD",
         "DNSBL_LISTS_THE_WORLD",
         "DNSBL_MISSPELLED",
         "DNSBL_RETIRED",
@@ -159,6 +205,18 @@ EXACT = {
     "mx17": ["HELO_NOT_PTR_NAME", "PTR_LOOKS_GENERIC"],
     "mx18": [],
     "mx19": [],
+    "mx20": ["DNSBL_HIDDEN_BY_RESOLVER"],  # not DNSBL_DEAD: zen works at its name servers
+    "mx21": ["DNSBL_RESOLVER_REFUSED"],
+    "mx22": [],  # DQS behind a public resolver works: nothing to report
+    "mx23": ["DNSBL_MISSPELLED", "DNSBL_WRONG_LIST"],
+    "mx24": ["RESOLV_CONF_INVALID_NAMESERVER"],
+    "mx25": ["DNSBL_NONE_ACTIVE", "POSTSCREEN_DNSBL_SITES_UNUSED"],
+    "mx26": ["DNSBL_NONE_ACTIVE"],
+    "mx27": ["DNSBL_NONE_ACTIVE", "POSTFIX_PARAMETER_UNEXPANDABLE"],
+    "mx28": ["POSTFIX_PARAMETER_UNEXPANDABLE"],
+    "mx29": ["DNSBL_UNREACHABLE", "RESOLVER_ANSWER_MALFORMED"],  # never PTR_MISSING, never a dead list
+    "mx30": ["DNSBL_LIST_SLOW"],
+    "mx31": ["DNSBL_RESOLVER_SLOW"],
     GHOST: [],
 }
 
