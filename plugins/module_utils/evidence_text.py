@@ -96,6 +96,9 @@ def _resolv_conf_public(e: _Evidence) -> str:
     text = f"nameserver {e('nameserver')} is {provider}, which DNSBLs refuse"
     if e.raw.get("rotate") is True:
         text += "; options rotate sends a share of every lookup to it"
+    if "affected_lists" in e.raw:
+        affected = e("affected_lists")
+        text += f"; it breaks {affected} on this host" if affected else "; it breaks none of this host's lists"
     return _lead(e.where(), text)
 
 
@@ -296,6 +299,14 @@ def _probe(meaning: str):  # type: ignore[no-untyped-def]
             text += f"; the list's own name server {_text(authority.get('server'))} answers"
             answers = _text(authority.get("answers"))
             text += f" {answers}" if answers else f" {_text(authority.get('rcode')) or 'for itself'}"
+        if e("works_through"):
+            text += f"; it works through {e('works_through')}"
+        if e("egress_resolver"):
+            text += f"; Spamhaus says the query reached it from {e('egress_resolver')}"
+        if e("did_you_mean"):
+            text += f"; did you mean {e('did_you_mean')}"
+        if e("at_fault") in ("resolver", "list"):
+            text += f" (at fault: the {e('at_fault')})"
         return text
 
     return sentence

@@ -253,3 +253,21 @@ def test_odd_evidence_never_raises(finding_id: str, evidence: object, title: obj
 @given(st.one_of(JSON, st.dictionaries(st.text(max_size=8), JSON)))
 def test_not_even_a_finding_that_is_not_a_dict_breaks_it(thing: object) -> None:
     assert isinstance(evidence_sentence(thing), str)  # type: ignore[arg-type]
+
+
+def test_probe_sentences_say_who_is_at_fault_and_where_the_list_works() -> None:
+    finding = {
+        "id": "DNSBL_RESOLVER_REFUSED",
+        "evidence": {
+            "zone": "zen.spamhaus.org",
+            "resolver": "10.0.53.65",
+            "works_through": ["10.0.53.2"],
+            "egress_resolver": "10.0.53.199",
+            "at_fault": "resolver",
+        },
+    }
+    text = evidence_sentence(finding)
+    assert "reached it from 10.0.53.199" in text and "works through 10.0.53.2" in text
+    assert text.endswith("(at fault: the resolver).")
+    dqs = {"id": "RESOLV_CONF_PUBLIC_NAMESERVER", "evidence": {"nameserver": "8.8.8.8", "affected_lists": []}}
+    assert "breaks none of this host's lists" in evidence_sentence(dqs)
