@@ -509,7 +509,8 @@ def config_from_files(files: HostFiles, config_directory: str = "/etc/postfix", 
     if not merged.get("mydomain"):
         host = expand(merged.get("myhostname", ""), merged)
         merged["mydomain"] = host.split(".", 1)[1] if "." in host else "localdomain"
-    config.parameters = {name: expand(value, merged, 0, (name,)) for name, value in merged.items()}
+    # postconf -x prints an expanded value without the blanks an empty $name leaves at its end
+    config.parameters = {name: expand(value, merged, 0, (name,)).strip() for name, value in merged.items()}
     master, problem = files.read_config(f"{config_directory}/master.cf")
     if problem is not None:
         config.problems.append(problem.reason)
@@ -518,7 +519,7 @@ def config_from_files(files: HostFiles, config_directory: str = "/etc/postfix", 
         for service in config.services:
             service.raw_overrides = dict(service.overrides)
             context = dict(merged, **service.overrides)
-            service.overrides = {k: expand(v, context, 0, (k,)) for k, v in service.overrides.items()}
+            service.overrides = {k: expand(v, context, 0, (k,)).strip() for k, v in service.overrides.items()}
     return config
 
 

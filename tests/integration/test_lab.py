@@ -42,6 +42,10 @@ def test_each_host_has_its_own_main_cf_and_hostname(lab, lab_hosts) -> None:
             assert not host.file("/etc/postfix/main.cf").exists
             continue
         assert host.file("/etc/postfix/main.cf").contains(f"myhostname = {fqdn}")
+        if lab.host(name).scenario == "parameter_cycle":
+            # a macro cycle in main.cf: the real postconf refuses the whole file, as on a real host
+            assert "unreasonable macro call nesting" in host.run("postconf -c /etc/postfix -h myhostname").stderr
+            continue
         # Postfix's own reader, on the host's own config directory
         assert host.check_output("postconf -c /etc/postfix -h myhostname") == fqdn
     restrictions = lab_hosts["mx02"].check_output("postconf -h smtpd_client_restrictions")
