@@ -49,7 +49,7 @@ def config_directory(work: Path) -> str:
 def median_ms(function, runs: int) -> float:  # type: ignore[no-untyped-def]
     function()
     times = []
-    for _ in range(runs):
+    for _run in range(runs):
         start = time.perf_counter()
         function()
         times.append(time.perf_counter() - start)
