@@ -12,13 +12,16 @@ never answers. Each tool runs as a whole process (start-up included), at its def
   loop       dnspython, one query per list (the address) after another, timeout 3 s
 Then the full probe of a host: 60 lists + 4 dead through 3 resolvers, test points and 2 outbound
 addresses (several hundred queries), against (timeout + slowest answer).
-Needs root and bench/install-bench-deps.sh. Results go to docs/BENCHMARKS.md by hand.
+Runs without dead lists are timed 7 times each, tools interleaved, and the medians compared; the
+collection's modules are byte-compiled first, as on an installed host. Needs root and
+bench/install-bench-deps.sh. Results go to docs/BENCHMARKS.md by hand.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +38,7 @@ ADDRESSES = ["127.53.1.1", "127.53.1.2", "127.53.1.3"]
 DELAY_MS = 20
 DEAD = [f"dead{n}.bench.test" for n in range(1, 5)]
 PROBE_TIMEOUT = 2.5  # the probe's default (dnsbl_probe.DEFAULT_TIMEOUT)
+RUNS = 7  # fast cases: the median of this many runs of each tool, side by side
 ENV = {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / '.collections'}"}
 LOOP = """
 import sys, dns.message, dns.query, dns.exception
@@ -84,10 +88,14 @@ def start_fixture(data_file: Path) -> list[subprocess.Popen]:
     return processes
 
 
-def timed(argv: list[str]) -> tuple[float, subprocess.CompletedProcess]:
-    started = time.perf_counter()
-    result = subprocess.run(argv, capture_output=True, text=True, env=ENV, cwd=REPO, check=False)
-    return time.perf_counter() - started, result
+def timed(argv: list[str], runs: int = 1) -> tuple[float, subprocess.CompletedProcess]:
+    """Median wall time of `runs` whole-process runs (start-up included), and the last result."""
+    times = []
+    for _run in range(runs):
+        started = time.perf_counter()
+        result = subprocess.run(argv, capture_output=True, text=True, env=ENV, cwd=REPO, check=False)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
 
 
 def probe_argv(lists: list[str], resolvers: list[str], ips: list[str]) -> list[str]:
@@ -104,6 +112,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         data_file = Path(tmp) / "dns.json"
         data_file.write_text(build_zone_data(specs, [". NS ns.lab.test."]).to_json())
+        # As installed: the collection's modules byte-compiled once (this machine's environment sets
+        # PYTHONDONTWRITEBYTECODE, so otherwise every run would compile them again).
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "plugins")], check=True, env=ENV)
         fixtures = start_fixture(data_file)
         try:
             print(f"cores: {os.cpu_count()}; {time.strftime('%Y-%m-%d')}; {DELAY_MS} ms per answer")
@@ -114,11 +125,12 @@ def main() -> int:
             for count in (10, 30, 60):
                 for dead in (0, 4):
                     lists = zones(count) + DEAD[:dead]
+                    runs = 1 if dead else RUNS  # a run with dead lists is seconds of waiting, not noise
                     check_rbl_s, check_rbl = timed(
-                        [CHECK_RBL, "-H", "192.0.2.99", "-n", ADDRESSES[0], *flags("-s", lists)]
+                        [CHECK_RBL, "-H", "192.0.2.99", "-n", ADDRESSES[0], *flags("-s", lists)], runs
                     )
-                    probe_s, probe = timed(probe_argv(lists, ADDRESSES[:1], ["192.0.2.99"]))
-                    loop_s, _loop_result = timed([sys.executable, "-c", LOOP, ADDRESSES[0], *lists])
+                    probe_s, probe = timed(probe_argv(lists, ADDRESSES[:1], ["192.0.2.99"]), runs)
+                    loop_s, _loop_result = timed([sys.executable, "-c", LOOP, ADDRESSES[0], *lists], runs)
                     assert probe.returncode in (0, 1), probe.stderr
                     print(
                         f"| {count} | {dead} | {check_rbl_s:.2f} | {probe_s:.2f} | {loop_s:.2f} "

@@ -76,10 +76,10 @@ def dnsbl_part(host: HostModel, options: ProbeOptions) -> dict:
     if not zones:
         checks.append(Check("dnsbl_probe", "ok", "the host uses no DNSBL and none was given"))
     else:
-        probes = probe_test_points(zones, resolvers, options.timeout)
+        ips, source = host.outbound_addresses(options.outbound_ips) if options.check_outbound else ([], "")
+        probes = probe_test_points(zones, resolvers, options.timeout, outbound_ips=ips)
         checks.append(Check("dnsbl_probe", "ok", f"{len(zones)} lists through {len(resolvers)} resolvers"))
         if options.check_outbound:
-            ips, source = host.outbound_addresses(options.outbound_ips)
             if ips:
                 outbound = check_outbound_ips(zones, ips, probes, options.timeout)
                 unknown = [r for r in outbound if r["status"] == "unknown"]

@@ -726,3 +726,97 @@ def test_a_large_batch_through_garbage_resolvers_closes_every_socket(fixture_pro
     assert by_personality["resolver"] == {""}  # the honest one answers everything, TCP retries included
     assert by_personality["blackhole"] == {"timeout"}
     assert all(error.startswith("malformed: ") for error in by_personality["garbage"] | by_personality["truncated"])
+
+
+@pytest.mark.parametrize(
+    ("name", "rdtype", "recursion"),
+    [
+        ("2.0.0.127.zen.spamhaus.org", "A", True),
+        ("zen.spamhaus.org.", "NS", True),
+        ("Test.DBL.spamhaus.org", "TXT", False),
+        ("7.2.0.192.in-addr.arpa", "PTR", True),
+        ("example.org", "MX", True),
+        ("xn--bcher-kva.example", "AAAA", True),
+        ("bücher.example", "A", True),  # not ASCII: dnspython's IDNA encoding
+        (".", "NS", True),
+    ],
+)
+def test_queries_are_the_messages_dnspython_writes(name: str, rdtype: str, recursion: bool) -> None:
+    import dns.flags
+    import dns.message
+
+    message = dns.message.make_query(name, rdtype)
+    message.id = 4711
+    if not recursion:
+        message.flags &= ~dns.flags.RD
+    assert dns_engine.query_wire(dns_engine.Question(name, rdtype, "127.0.0.1", recursion=recursion), 4711) == (
+        message.to_wire()
+    )
+
+
+# --- follow-up questions in the same batch --------------------------------------------------------
+
+
+def test_follow_up_questions_are_asked_only_where_a_reply_failed_and_join_the_batch() -> None:
+    seen = []
+
+    def follow_up(index: int, reply) -> list:
+        seen.append((index, reply.rcode if reply else None))
+        return (
+            [Question("zen.spamhaus.org", "NS", "127.0.0.1", reply.question.port)] if reply.rcode == "NXDOMAIN" else []
+        )
+
+    with WireServer(lambda query: [honest(query)]) as server:
+        questions = [server.question(POSITIVE, "A"), server.question("2.0.0.127.other.example", "A")]
+        replies = resolve_many(questions, 0.5, follow_up)
+        asked = [(q.question[0].name.to_text(), dns.rdatatype.to_text(q.question[0].rdtype)) for q in server.queries]
+    assert sorted(seen) == [(0, "NOERROR"), (1, "NXDOMAIN")]
+    assert [r.question.rdtype for r in replies] == ["A", "A", "NS"]  # the follow-up's reply comes last
+    assert ("zen.spamhaus.org.", "NS") in asked and len(asked) == 3
+
+
+def test_a_question_still_unanswered_at_the_stall_gets_its_follow_up_within_the_same_deadline() -> None:
+    calls = []
+
+    def silent_for_the_test_point(query: dns.message.Message) -> list:
+        return [] if query.question[0].rdtype == dns.rdatatype.A else [honest(query)]
+
+    def follow_up(index: int, reply) -> list:
+        calls.append(reply)
+        return [Question("zen.spamhaus.org", "NS", "127.0.0.1", server.port)]
+
+    with WireServer(silent_for_the_test_point) as server:
+        replies = resolve_many([server.question(POSITIVE, "A")], 0.6, follow_up, stall=0.1)
+    assert calls == [None]  # asked for at the stall, with no reply yet; not again at the timeout
+    assert replies[0].error == "timeout" and replies[1].rcode == "NXDOMAIN"  # the NS was answered meanwhile
+
+
+def test_a_probe_whose_lists_all_answer_asks_no_name_server_questions() -> None:
+    def spamcop(query: dns.message.Message) -> list:
+        name = query.question[0].name.to_text()
+        if name == "2.0.0.127.bl.spamcop.net.":
+            return [reply_to(query, rr(name, "A", "127.0.0.2"))]
+        return [reply_to(query, rcode=dns.rcode.NXDOMAIN)]
+
+    with WireServer(spamcop) as server:
+        [result] = probe_test_points(["bl.spamcop.net"], [ResolverTarget("127.0.0.1", "test", server.port)], 0.5)
+        types = {dns.rdatatype.to_text(q.question[0].rdtype) for q in server.queries}
+    assert result.classification == "working" and types == {"A"}
+
+
+def test_outbound_addresses_are_asked_beside_the_test_points_and_not_again() -> None:
+    from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_probe import check_outbound_ips
+
+    def spamcop(query: dns.message.Message) -> list:
+        name = query.question[0].name.to_text()
+        if name in ("2.0.0.127.bl.spamcop.net.", "7.2.0.192.bl.spamcop.net."):
+            return [reply_to(query, rr(name, "A", "127.0.0.2"))]
+        return [reply_to(query, rcode=dns.rcode.NXDOMAIN)]
+
+    with WireServer(spamcop) as server:
+        resolvers = [ResolverTarget("127.0.0.1", "test", server.port)]
+        probes = probe_test_points(["bl.spamcop.net"], resolvers, 0.5, outbound_ips=["192.0.2.7"])
+        [outbound] = check_outbound_ips(["bl.spamcop.net"], ["192.0.2.7"], probes, 0.5)
+        asked = [q.question[0].name.to_text() for q in server.queries]
+    assert outbound["listed"] is True and outbound["codes"][0]["answer"] == "127.0.0.2"
+    assert sorted(asked) == ["1.0.0.127.bl.spamcop.net.", "2.0.0.127.bl.spamcop.net.", "7.2.0.192.bl.spamcop.net."]
