@@ -90,7 +90,7 @@ DEMO_LAB := --state-dir .lab-demo --prefix mddemo --net 10.235
 demo: deps
 	$(PY) -m tests.lab $(DEMO_LAB) up --all-scenarios
 	ansible-playbook -i .lab-demo/inventory.ini playbooks/audit.yml \
-	  -e maildns_report_dir=$(CURDIR)/reports/demo -e audit_timeout=2 > reports-demo.log 2>&1; \
+	  -e maildns_report_dir=$(CURDIR)/reports/demo -e audit_timeout=3 > reports-demo.log 2>&1; \
 	  status=$$?; $(PY) -m tests.lab $(DEMO_LAB) down; \
 	  test -f reports/demo/report.json || { cat reports-demo.log; exit 1; }; \
 	  sed -n '1,/^## /p' reports/demo/summary.md | sed '$$d'; \
