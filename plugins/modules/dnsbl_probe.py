@@ -18,8 +18,16 @@ description:
     C(blocked_open_resolver) (127.255.255.254), C(rate_limited) (127.255.255.255), C(wrong_list)
     (127.255.255.252), C(dead), C(lists_the_world), C(hijacked) (answers outside 127/8), C(unreachable) (timeout,
     SERVFAIL, REFUSED, no route) or C(malformed) - with the raw answers and the time taken.
-  - When a resolver is refused, asks the list's own authoritative servers directly and reports the true answer
-    beside the error.
+  - Wherever a pair does not work, asks the list's own name servers directly (no recursion) for both test points,
+    and says who is at fault - C(at_fault) C(resolver) or C(list). An active list that fails through one resolver
+    but is listed at its own name servers (Google Public DNS answers NXDOMAIN for every Spamhaus name) is
+    C(DNSBL_HIDDEN_BY_RESOLVER), never a dead list. The NS questions join the same batch as the test points only
+    where a test point fails or has no answer after a short stall, so a host whose lists all answer asks nothing
+    more.
+  - Reads the TXT beside an error answer and reports the resolver it names (C(egress)), the one that really
+    reached Spamhaus, often a forwarder behind the configured one.
+  - Reports answers slower than 1 s as C(DNSBL_LIST_SLOW) or C(DNSBL_RESOLVER_SLOW); a malformed answer (another
+    question, a CNAME loop, the wrong record type, garbage) as C(RESOLVER_ANSWER_MALFORMED).
   - Checks the host's outbound addresses against every IP list through a path that works, with the meaning of
     each listing code and the list's lookup page; an error answer is never reported as a listing.
 requirements:
@@ -77,9 +85,11 @@ lists:
   elements: str
 probes:
   description:
-    - One entry per (list, resolver) pair - C(zone), C(resolver), C(resolver_source), C(classification),
-      C(detail), C(queries) (name, type, rcode, answers, error, elapsed_ms) and, for refused pairs,
-      C(authoritative) (the list's own server and its answer).
+    - One entry per (list, resolver) pair - C(zone), C(resolver), C(resolver_source), C(classification) (what the
+      resolver answered), C(detail), C(queries) (name, type, rcode, answers, error, elapsed_ms), C(slowest_ms),
+      C(at_fault) (C(resolver), C(list) or empty) and, for pairs that do not work, C(authoritative) (the list's
+      own server, its answer and its C(verdict) - alive, dead, lists_the_world, silent or unknown); for error
+      answers also C(explanation) (the TXT) and C(egress) (the resolver address it names).
   returned: always
   type: list
   elements: dict
