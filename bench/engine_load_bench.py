@@ -23,7 +23,6 @@ from __future__ import annotations
 import collections
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,10 +33,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / ".collections")]
 
 from ansible_collections.maildns.audit.plugins.module_utils import dns_engine  # noqa: E402
+from tests.lab.dns_fixture import spawn_fixture  # noqa: E402
 from tests.lab.zone_data import build_zone_data  # noqa: E402
 
 PERSONALITIES = ("resolver", "public", "garbage", "truncated")
-FIXTURE_ARGS = ["-m", "tests.lab.dns_fixture", "--listen", "127.0.0.1", "--port", "0", "--data"]
 ENV = {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / '.collections'}"}
 
 
@@ -47,19 +46,7 @@ def zones(count: int) -> list[str]:
 
 def start_fixtures(data_file: Path) -> dict:
     """personality -> (process, (address, port))."""
-    running = {}
-    for personality in PERSONALITIES:
-        process = subprocess.Popen(
-            [sys.executable, *FIXTURE_ARGS, str(data_file), "--personality", personality],
-            cwd=REPO,
-            env=ENV,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert process.stdout is not None
-        _ready, address, port = process.stdout.readline().split()
-        running[personality] = (process, (address, int(port)))
-    return running
+    return {personality: spawn_fixture(personality, data_file) for personality in PERSONALITIES}
 
 
 def open_fds() -> int:

@@ -31,6 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.lab.dns_fixture import spawn_fixture  # noqa: E402
 from tests.lab.zone_data import build_zone_data  # noqa: E402
 
 CHECK_RBL = "/usr/lib/nagios/plugins/check_rbl"
@@ -63,27 +64,8 @@ def start_fixture(data_file: Path) -> list[subprocess.Popen]:
     processes = []
     for address in ADDRESSES:
         subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=False, capture_output=True)
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.lab.dns_fixture",
-                "--personality",
-                "resolver",
-                "--listen",
-                address,
-                "--data",
-                str(data_file),
-                "--delay-ms",
-                str(DELAY_MS),
-                *flags("--silent-zone", DEAD),
-            ],
-            cwd=REPO,
-            env=ENV,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert process.stdout is not None and process.stdout.readline().startswith("ready")
+        delay = ["--delay-ms", str(DELAY_MS), *flags("--silent-zone", DEAD)]
+        process, _server = spawn_fixture("resolver", data_file, address, 53, *delay)
         processes.append(process)
     return processes
 

@@ -57,6 +57,7 @@ import os
 import random
 import signal
 import struct
+import subprocess
 import sys
 import threading
 import zlib
@@ -449,6 +450,31 @@ async def _serve_forever(servers: list[FixtureServer], announce: Callable[[str],
     await stop.wait()
     for server in servers:
         await server.stop()
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def spawn_fixture(
+    personality: str, data_file: Path, listen: str = "127.0.0.1", port: int = 0, *extra: str
+) -> tuple[subprocess.Popen[str], tuple[str, int]]:
+    """One fixture as a process of its own (its sockets are not the caller's), once it is ready.
+
+    For benchmarks and tests that must not share a process with the servers they measure; the
+    caller terminates the process. `extra` are more command-line options (--delay-ms, ...).
+    """
+    argv = [sys.executable, "-m", "tests.lab.dns_fixture", "--personality", personality, "--listen", listen]
+    process = subprocess.Popen(
+        [*argv, "--port", str(port), "--data", str(data_file), *extra],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / '.collections'}"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    ready, address, bound = process.stdout.readline().split()
+    assert ready == "ready", f"dns_fixture {personality} did not start"
+    return process, (address, int(bound))
 
 
 def parse_slow_zones(items: Iterable[str]) -> dict[str, float]:

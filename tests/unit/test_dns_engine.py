@@ -12,8 +12,6 @@ import random
 import select
 import socket
 import struct
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +36,7 @@ from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_probe import (
     ResolverTarget,
     probe_test_points,
 )
+from tests.lab.dns_fixture import spawn_fixture
 from tests.lab.zone_data import build_zone_data
 
 REPO = Path(__file__).resolve().parents[2]
@@ -651,9 +650,6 @@ def test_no_generated_message_raises_or_answers_from_off_the_chain(generated, ch
 # --- item 6: a batch with garbage resolvers closes every socket it opens --------------------------
 
 
-FIXTURE_ARGS = ["-m", "tests.lab.dns_fixture", "--listen", "127.0.0.1", "--port", "0", "--data"]
-
-
 @pytest.fixture(scope="module")
 def fixture_processes(tmp_path_factory) -> Iterator[dict]:
     """Four fixture servers as processes (their sockets are not ours): (address, port) -> personality."""
@@ -661,20 +657,11 @@ def fixture_processes(tmp_path_factory) -> Iterator[dict]:
     data = build_zone_data(zones, [". NS ns.lab.test.", "big.lab.test. TXT " + " ".join(['"' + "x" * 200 + '"'] * 5)])
     data_file = tmp_path_factory.mktemp("engine") / "dns.json"
     data_file.write_text(data.to_json())
-    env = {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / '.collections'}"}
     processes = {}
     try:
         for personality in ("resolver", "garbage", "truncated", "blackhole"):
-            process = subprocess.Popen(
-                [sys.executable, *FIXTURE_ARGS, str(data_file), "--personality", personality],
-                cwd=REPO,
-                env=env,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            assert process.stdout is not None
-            _ready, address, port = process.stdout.readline().split()
-            processes[(address, int(port))] = (personality, process)
+            process, server = spawn_fixture(personality, data_file)
+            processes[server] = (personality, process)
         yield {server: personality for server, (personality, _process) in processes.items()}
     finally:
         for _personality, process in processes.values():
