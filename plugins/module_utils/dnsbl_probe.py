@@ -180,12 +180,15 @@ def probe_test_points(
     plans = []
     questions = []
     early = []  # (probe, ip, index) of the outbound questions asked beside the test points
+    zone_of = {}  # index of a test-point question -> (zone, whether it is a listed point)
     for zone in zones:
         listed, not_listed = test_points(zone)
         for position, resolver in enumerate(resolvers):
             start = len(questions)
             server = resolver.address or None  # "": the system resolver (libc, without dnspython)
-            questions += [Question(name, "A", server, resolver.port) for name in listed + not_listed]
+            for name in listed + not_listed:
+                zone_of[len(questions)] = (zone, name in listed)
+                questions.append(Question(name, "A", server, resolver.port))
             probe = ListProbe(zone, resolver)
             plans.append((probe, start, len(listed), len(not_listed)))
             if position == 0 and list_kind(zone) == "ip":
@@ -195,10 +198,6 @@ def probe_test_points(
     # Where a test point fails (or has no answer yet at the stall), the zone's NS joins the same
     # batch: finding the list's own name servers then costs no extra round of waiting, and a host
     # whose lists all answer asks nothing more.
-    zone_of = {}
-    for probe, start, n_listed, n_not in plans:
-        for index in range(start, start + n_listed + n_not):
-            zone_of[index] = (probe.zone, index < start + n_listed)
     asked_ns: set = set()
 
     def follow_up(index: int, reply) -> list:  # type: ignore[no-untyped-def]
@@ -310,8 +309,10 @@ def ask_authorities(
 
 def _suspect(reply, listed: bool) -> bool:  # type: ignore[no-untyped-def]
     """Whether a test-point reply (None: none yet) may make its pair fail: then its zone's NS is wanted."""
-    if reply is None or reply.error or reply.rcode != "NOERROR":
-        return reply is None or reply.error != "" or listed or reply.rcode != "NXDOMAIN"
+    if reply is None or reply.error:
+        return True
+    if reply.rcode != "NOERROR":
+        return listed or reply.rcode != "NXDOMAIN"  # NXDOMAIN is the unlisted point's right answer
     if listed and not reply.answers:
         return True  # NODATA for a point that is always listed
     return any(a in ERROR_CLASSES or not _in_loopback_net(a) for a in reply.answers) or (

@@ -42,16 +42,13 @@ class HostModel:
     postfix: PostfixConfig | None = None
     spamassassin: SpamAssassinConfig | None = None
     postfix_config_directory: str = "/etc/postfix"
-    spamassassin_read: bool = True  # False: not asked for (spamassassin is then None without meaning "absent")
     spamassassin_where: str = " or ".join(SITE_DIRECTORIES)
     _addresses: list | None = field(default=None, repr=False)
 
     # -- Postfix facts the other parts need ----------------------------------------------------------
     @property
     def queue_directory(self) -> str:
-        if self.postfix is None:
-            return DEFAULT_QUEUE_DIRECTORY
-        return self.postfix.parameters.get("queue_directory", DEFAULT_QUEUE_DIRECTORY) or DEFAULT_QUEUE_DIRECTORY
+        return queue_directory_of(self.postfix)
 
     @property
     def helo_name(self) -> str:
@@ -167,7 +164,14 @@ def _is_address(text: str) -> bool:
         return False
 
 
-def find_postconf(files: HostFiles, postconf_path: str | None = None) -> str | None:
+def queue_directory_of(postfix: PostfixConfig | None) -> str:
+    """Where Postfix keeps its queue, and so its chroot (and the chroot's copy of resolv.conf)."""
+    if postfix is None:
+        return DEFAULT_QUEUE_DIRECTORY
+    return postfix.parameters.get("queue_directory") or DEFAULT_QUEUE_DIRECTORY
+
+
+def find_postconf(postconf_path: str | None = None) -> str | None:
     return (
         postconf_path
         or shutil.which("postconf")
@@ -190,19 +194,11 @@ def read_host(
     # postconf without a main.cf is a package leftover, not a configured Postfix.
     if files.exists(f"{postfix_config_directory}/main.cf"):
         # postconf reads the real /etc: under another root (a corpus folder) the files are the truth.
-        postconf = find_postconf(files, postconf_path) if use_postconf and files.root in ("", "/") else None
+        postconf = find_postconf(postconf_path) if use_postconf and files.root in ("", "/") else None
         postfix = read_postfix(files, postconf, postfix_config_directory, hostname=socket.gethostname())
-    queue = DEFAULT_QUEUE_DIRECTORY
-    if postfix is not None:
-        queue = postfix.parameters.get("queue_directory", DEFAULT_QUEUE_DIRECTORY) or DEFAULT_QUEUE_DIRECTORY
-    path = read_resolver_path(files, queue, postfix.chrooted_services if postfix is not None else [])
-    model = HostModel(
-        files=files,
-        resolver_path=path,
-        postfix=postfix,
-        postfix_config_directory=postfix_config_directory,
-        spamassassin_read=spamassassin,
-    )
+    chrooted = postfix.chrooted_services if postfix is not None else []
+    path = read_resolver_path(files, queue_directory_of(postfix), chrooted)
+    model = HostModel(files, path, postfix, postfix_config_directory=postfix_config_directory)
     if spamassassin_site_directory:
         model.spamassassin_where = spamassassin_site_directory
     if spamassassin:

@@ -48,15 +48,7 @@ def _weigh(finding: Finding, configured: list, rejecting: set, through: list, pr
         working = sorted({p["zone"] for p in seen if p.get("classification") == "working"} - set(affected))
         basis = "the live probes through " + ", ".join(through)
     else:
-        affected = sorted(
-            {
-                dnsbl_catalog.mask_dqs_key(zone)
-                for zone in configured
-                if not dnsbl_catalog.is_dqs_zone(zone)
-                and dnsbl_catalog.lookup(zone) is not None
-                and dnsbl_catalog.lookup(zone).refuses_public_resolvers
-            }
-        )
+        affected = sorted({dnsbl_catalog.mask_dqs_key(zone) for zone in configured if _refuses_public(zone)})
         working = []
         basis = "the catalog: lists that refuse queries from public resolvers"
     if any(zone in rejecting for zone in affected):
@@ -71,3 +63,9 @@ def _weigh(finding: Finding, configured: list, rejecting: set, through: list, pr
     if working:
         evidence["working_lists"] = working
     return Finding(finding.id, evidence, severity=severity)
+
+
+def _refuses_public(zone: str) -> bool:
+    """A zone the catalog says refuses public resolvers; DQS zones answer them."""
+    entry = dnsbl_catalog.lookup(zone)
+    return entry is not None and entry.refuses_public_resolvers and not dnsbl_catalog.is_dqs_zone(zone)
