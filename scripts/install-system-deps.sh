@@ -10,6 +10,7 @@ PACKAGES=(
   openssh-server openssh-client   # sshd inside every lab host; Ansible's transport
   postfix                         # postconf, postfix check, a real MTA inside lab hosts
   unbound                         # the local-resolver fix, unbound-checkconf
+  dns-root-data                   # the root trust anchor Debian's unbound.conf names (a Recommends of unbound)
   spamassassin                    # spamassassin --lint, SpamAssassin's own DNSBL rules
   bind9-dnsutils                  # dig, for tests and for people poking at the lab
   shellcheck                      # ansible-test sanity's shellcheck test (make sanity)

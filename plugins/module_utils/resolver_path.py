@@ -200,6 +200,11 @@ class LocalResolver:
     forwarders: list = field(default_factory=list)  # [{address, source, line, class, provider, role}]
     listening: list = field(default_factory=list)  # loopback addresses seen listening on port 53
     running: bool | None = None  # None: could not tell (no /proc access)
+    # Unbound only, for remediation: its forward zones with the lines they span, the `server:`
+    # options as written, and its include lines.
+    forward_zones: list = field(default_factory=list)  # [{name, source, start, end}]
+    server_options: dict = field(default_factory=dict)  # {option: [{value, source, line}]}
+    includes: list = field(default_factory=list)  # [{pattern, source, line, toplevel}]
 
 
 def _forwarder(address: str, source: str, line: int, role: str = "forward") -> dict:
@@ -228,24 +233,44 @@ def _config_lines(files: HostFiles, patterns: list) -> list:
     return found
 
 
+RESOLVED_DROP_IN_DIRECTORIES = (
+    "/etc/systemd/resolved.conf.d",
+    "/run/systemd/resolved.conf.d",
+    "/usr/lib/systemd/resolved.conf.d",
+)
+
+
+def resolved_config_files(files: HostFiles) -> list:
+    """resolved.conf, then its drop-ins in the order systemd reads them.
+
+    systemd-resolved reads the drop-ins of all three folders sorted by file name, a name in /etc
+    hiding the same name in /run and /usr/lib (systemd.unit(5), "drop-in"); a later file wins.
+    """
+    by_name: dict = {}
+    for directory in RESOLVED_DROP_IN_DIRECTORIES:
+        for real in sorted(glob.glob(files.path(directory + "/*.conf"))):
+            by_name.setdefault(os.path.basename(real), directory + "/" + os.path.basename(real))
+    return ["/etc/systemd/resolved.conf"] + [by_name[name] for name in sorted(by_name)]
+
+
 def systemd_resolved(files: HostFiles) -> LocalResolver | None:
-    patterns = [
-        "/etc/systemd/resolved.conf",
-        "/etc/systemd/resolved.conf.d/*.conf",
-        "/run/systemd/resolved.conf.d/*.conf",
-        "/usr/lib/systemd/resolved.conf.d/*.conf",
-    ]
-    lines = _config_lines(files, patterns)
+    lines = _config_lines(files, resolved_config_files(files))
     runtime = "/run/systemd/resolve/resolv.conf"
     if not lines and not files.exists(runtime):
         return None
     resolver = LocalResolver("systemd-resolved", sorted({path for path, _number, _line in lines}))
+    # DNS= and FallbackDNS= are lists: each assignment adds to what the files before it said, and an
+    # empty assignment clears it (resolved.conf(5)). What the last file leaves is what resolved uses.
+    listed: dict = {"DNS": [], "FallbackDNS": []}
     for path, number, line in lines:
         match = re.match(r"^(DNS|FallbackDNS)\s*=\s*(.*)$", line)
         if match:
             role = "fallback" if match.group(1) == "FallbackDNS" else "forward"
+            if not match.group(2).strip():
+                listed[match.group(1)] = []
             for address in match.group(2).split():
-                resolver.forwarders.append(_forwarder(address, path, number, role))
+                listed[match.group(1)].append(_forwarder(address, path, number, role))
+    resolver.forwarders = listed["DNS"] + listed["FallbackDNS"]
     # What resolved really uses, per-link (DHCP) servers included.
     text, problem = files.read_config(runtime)
     if problem is None and text:
@@ -261,24 +286,33 @@ def unbound(files: HostFiles) -> LocalResolver | None:
     if not lines:
         return None
     resolver = LocalResolver("unbound", sorted({path for path, _number, _line in lines}))
-    in_forward_zone, zone_name = False, None
+    clause, zone = "", None  # the clause a line is in; the forward zone being read
     for path, number, line in lines:
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
-        if re.match(r"^[a-z-]+:$", line):
-            in_forward_zone, zone_name = line == "forward-zone:", None
-            continue
         key, _sep, value = line.partition(":")
-        value = value.strip().strip('"')
-        if key.strip() == "server" and not value:
-            in_forward_zone = False
-        if not in_forward_zone:
+        key, value = key.strip(), value.strip().strip('"')
+        if key in ("include", "include-toplevel"):
+            resolver.includes.append(
+                {"pattern": value, "source": path, "line": number, "toplevel": key == "include-toplevel"}
+            )
             continue
-        if key.strip() == "name":
-            zone_name = value.rstrip(".") or "."
-        elif key.strip() == "forward-addr" and zone_name in (".", ""):
-            resolver.forwarders.append(_forwarder(value, path, number))
+        if re.match(r"^[a-z-]+$", key) and not value:
+            clause, zone = key, None
+            if clause == "forward-zone":
+                zone = {"name": "", "source": path, "start": number, "end": number}
+                resolver.forward_zones.append(zone)
+            continue
+        if zone is not None and zone["source"] == path:
+            zone["end"] = number
+        if clause == "server":
+            resolver.server_options.setdefault(key, []).append({"value": value, "source": path, "line": number})
+        elif clause == "forward-zone" and zone is not None:
+            if key == "name":
+                zone["name"] = value.rstrip(".") or "."
+            elif key == "forward-addr" and zone["name"] in (".", ""):
+                resolver.forwarders.append(_forwarder(value, path, number))
     return resolver
 
 
@@ -442,6 +476,7 @@ class ResolverPath:
     listeners: dict | None = None  # None: the socket tables could not be read
     chroot: dict = field(default_factory=dict)  # {path, differs, chrooted_services, nameservers, problem}
     checks: list = field(default_factory=list)
+    manager: dict | None = None  # what writes /etc/resolv.conf, when something does: {name, evidence, setting}
 
     def as_dict(self) -> dict:
         result = asdict(self)
@@ -480,7 +515,50 @@ def read_resolver_path(
             resolver.listening = sorted(a for a, sw in path.listeners.items() if sw == resolver.software)
             resolver.running = bool(resolver.listening)
     path.chroot = chroot_copy(files, conf, queue_directory, chrooted_services)
+    path.manager = resolv_conf_manager(files)
     return path
+
+
+def resolv_conf_manager(files: HostFiles, path: str = "/etc/resolv.conf") -> dict | None:
+    """What rewrites resolv.conf on this host (a change made there by hand is undone), if anything.
+
+    Told by where the file links to and by the header each tool writes; netplan by a `nameservers:`
+    key in its YAML (it hands them to systemd-resolved or NetworkManager).
+    """
+    real = files.path(path)
+    target = os.readlink(real) if os.path.islink(real) else ""
+    head, _problem = files.read_config(path)
+    head = "\n".join((head or "").splitlines()[:5])
+    if "/run/systemd/resolve/" in target or "managed by man:systemd-resolved" in head:
+        return {
+            "name": "systemd-resolved",
+            "evidence": target or "its header",
+            "setting": "DNS= in /etc/systemd/resolved.conf.d/",
+        }
+    if "resolvconf" in target or "generated by resolvconf" in head:
+        return {
+            "name": "resolvconf",
+            "evidence": "%s links to %s" % (path, target) if target else "%s says it is generated by resolvconf" % path,
+            "setting": "put 'nameserver 127.0.0.1' in /etc/resolvconf/resolv.conf.d/head (or the interface's"
+            " dns-nameservers in /etc/network/interfaces) and run 'resolvconf -u'",
+        }
+    if "Generated by NetworkManager" in head or "NetworkManager" in target:
+        return {
+            "name": "NetworkManager",
+            "evidence": "%s says it is generated by NetworkManager" % path,
+            "setting": "set 'dns=none' in the [main] section of /etc/NetworkManager/conf.d/90-dns-none.conf"
+            " and restart NetworkManager, or give the connection 'ipv4.dns 127.0.0.1 ipv4.ignore-auto-dns yes'",
+        }
+    for config in sorted(glob.glob(files.path("/etc/netplan/*.yaml"))):
+        shown = "/etc/netplan/" + os.path.basename(config)
+        text, problem = files.read_config(shown)
+        if problem is None and re.search(r"^\s*nameservers\s*:", text or "", re.MULTILINE):
+            return {
+                "name": "netplan",
+                "evidence": "%s sets nameservers" % shown,
+                "setting": "set 'nameservers: {addresses: [127.0.0.1]}' in %s and run 'netplan apply'" % shown,
+            }
+    return None
 
 
 def chroot_copy(files: HostFiles, conf: ResolvConf, queue_directory: str, chrooted_services: list | None) -> dict:

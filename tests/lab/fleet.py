@@ -532,6 +532,19 @@ class Lab:
             "",
         ]
         self.inventory.write_text("\n".join(lines))
+        # Beside the inventory, Ansible reads group_vars/: the lab's root is its own and unsigned, so the
+        # local_resolver role recurses through the lab authority; the hosts' names live under .test (which Unbound
+        # answers itself by default) and their PTRs in 10.in-addr.arpa.
+        group_vars = self.inventory.parent / "group_vars"
+        group_vars.mkdir(exist_ok=True)
+        (group_vars / "all.yml").write_text(
+            "# Written by tests/lab on every lab-up: what a remediation needs to know of the lab.\n"
+            "local_resolver_dnssec: false\n"
+            "local_resolver_unblock_lan_zones: true\n"
+            "local_resolver_special_zones: [test]  # the lab's names live under .test\n"
+            "local_resolver_root_hints:\n"
+            f"  - {{name: {AUTHORITY_NAME}, address: {self.fixture('authority')}}}\n"
+        )
 
     # -- use -------------------------------------------------------------------------------------
     def exec(self, name: str, command: str, *, check: bool = False) -> subprocess.CompletedProcess[str]:
