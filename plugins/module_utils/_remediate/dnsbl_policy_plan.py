@@ -273,8 +273,9 @@ class _Written:
 
     name: str
     service: str | None  # None: main.cf
-    kind: str  # "restrictions" or "sites"
+    kind: str  # "restrictions", "sites", or "zone" (a parameter a restriction names as `$name`)
     raw: str
+    restriction: str = ""  # for kind "zone": the restriction that uses it
     items: list = field(default_factory=list)
     reasons: list = field(default_factory=list)
     findings: list = field(default_factory=list)
@@ -357,6 +358,11 @@ def _parse_site(token: str) -> tuple:
 def _uses(written: _Written) -> list:
     found = []
     items = written.items
+    if written.kind == "zone":
+        if len(items) == 1:
+            zone, _sep, reply_filter = items[0][1].partition("=")
+            found.append(_Use(written, 0, 0, written.restriction, False, zone, reply_filter, None))
+        return found
     if written.kind == "sites":
         for index, (_sep, token) in enumerate(items):
             zone, reply_filter, weight = _parse_site(token)
@@ -534,9 +540,7 @@ class _Planner:
         written, options = use.written, self.options
         where = _where(written)
         if use.zone.startswith("$"):
-            self.notes.append(
-                f"{where}: {use.restriction} {use.zone} names its zone through a parameter: left as it is"
-            )
+            self._fix_indirect(use, where)
             return
         entry = lookup(use.zone)
         zone = use.zone
@@ -573,6 +577,28 @@ class _Planner:
         new = _Use(written, use.start, use.zone_index, use.restriction, use.warned, zone, reply_filter, use.weight)
         if new.token != written.items[use.zone_index][1]:
             written.items[use.zone_index][1] = new.token
+
+    def _fix_indirect(self, use: _Use, where: str) -> None:
+        """`reject_rbl_client $name`: the zone is written in parameter `name`; fix it there."""
+        names = _references(use.zone)
+        raw = self.config.raw_parameters.get(names[0]) if len(names) == 1 else None
+        if raw is None or len(split_list(raw)) != 1 or "$" in raw or use.reply_filter or use.warned:
+            self.notes.append(
+                f"{where}: {use.restriction} {use.zone} names its zone through a parameter: left as it is"
+            )
+            return
+        written = next((w for w in self.written if w.name == names[0] and not w.in_master), None)
+        if written is None:
+            written = _Written(names[0], None, "zone", raw, restriction=use.restriction)
+            self.written.append(written)
+        written.kind, written.restriction = "zone", use.restriction
+        (target,) = _uses(written)
+        entry = lookup(target.zone)
+        if entry is not None and entry.status == "retired":
+            use.written.remove(use.start, use.zone_index + 1)
+            use.written.note(f"{target.zone} (from ${names[0]}) removed: retired ({entry.history})", ("DNSBL_RETIRED",))
+            return
+        self._fix(target)
 
     # -- warn_if_reject rules for the error answers --------------------------------------------------------
     def add_warn_rules(self) -> None:
@@ -810,8 +836,8 @@ class _Planner:
 
 
 def _replying_dqs(uses: list) -> list:
-    """The DQS uses whose zone an SMTP reject reply would name."""
-    return [u for u in uses if is_dqs_zone(u.zone) and not u.warned and u.restriction.startswith(("reject_", SITES))]
+    """The DQS uses whose zone a reject reply (or, under warn_if_reject, its log line) would name."""
+    return [u for u in uses if is_dqs_zone(u.zone) and u.restriction.startswith(("reject_", SITES))]
 
 
 def _where(written: _Written) -> str:
