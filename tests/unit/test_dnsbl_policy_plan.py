@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from ansible_collections.maildns.audit.plugins.module_utils._remediate.dnsbl_pol
     join_list,
     plan_dnsbl_policy,
     plan_for_host,
+    spamassassin_dqs_rules,
     split_list,
 )
 from ansible_collections.maildns.audit.plugins.module_utils._remediate.postconf_edit import Change, edit_postfix
@@ -301,3 +303,26 @@ def test_plan_applied_fixes_the_findings_and_is_idempotent(case: str, options: P
         spamhaus = [u for u in uses if "spamhaus" in u["zone"] and u["action"] != "warn"]
         assert all(u["zone"].startswith(KEY + ".") for u in spamhaus), case
         assert KEY not in json.dumps(first.as_dict())
+
+
+def test_spamassassin_rule_file_read_back_plans_nothing_more(tmp_path: Path) -> None:
+    site = tmp_path / "etc/spamassassin"
+    site.mkdir(parents=True)
+    (site / "local.cf").write_text("required_score 5.0\n")
+    host = read_host(str(tmp_path), use_postconf=False)
+    first = plan_for_host(host, PolicyOptions(dqs_key=KEY))
+    (rules,) = first.files
+    (tmp_path / rules.path.lstrip("/")).write_text(rules.content)
+    again = plan_for_host(read_host(str(tmp_path), use_postconf=False), PolicyOptions(dqs_key=KEY))
+    assert again.empty, again.as_dict()
+
+
+@pytest.mark.skipif(not shutil.which("spamassassin"), reason="SpamAssassin is not installed")
+def test_spamassassin_accepts_the_dqs_rule_file(tmp_path: Path) -> None:
+    (tmp_path / "maildns_dqs.cf").write_text(spamassassin_dqs_rules(KEY, "4.0.1"))
+    for pre in Path("/etc/spamassassin").glob("*.pre"):
+        shutil.copy(pre, tmp_path / pre.name)
+    lint = subprocess.run(
+        ["spamassassin", "--lint", f"--siteconfigpath={tmp_path}"], capture_output=True, text=True, check=False
+    )
+    assert lint.returncode == 0, lint.stderr
