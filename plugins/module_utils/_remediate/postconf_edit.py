@@ -261,10 +261,11 @@ def _masker(secrets: tuple):  # type: ignore[no-untyped-def]
     def mask(text: str | None) -> str | None:
         if text is None:
             return None
+        text = mask_secrets(text)  # DQS keys first, so that they read <DQS key>
         for secret in secrets:
             if secret:
                 text = text.replace(secret, "<secret>")
-        return mask_secrets(text)
+        return text
 
     return mask
 
