@@ -97,6 +97,7 @@ class LocalResolverRun:
         self.spamd = Service(self.files, "spamd", pidfile="/run/spamd.pid")
         self.log: List[str] = []
         self.touched: List[str] = []  # services acted on, for the rollback
+        self.created: List[str] = []  # files made outside the transaction (the trust anchor)
 
     # -- what would happen ---------------------------------------------------------------------------
     def _stage_changes(self, entries: list) -> list:
@@ -154,11 +155,29 @@ class LocalResolverRun:
             return
         if os.path.exists(self.files.path(UNBOUND_HELPER)) and self.files.root in ("", "/"):
             run([UNBOUND_HELPER, "root_trust_anchor_update"])
-        if not os.path.exists(self.files.path(anchor)):
-            raise StepFailed(
-                "Unbound's trust anchor %s is missing: install dns-root-data (Debian) or run unbound-anchor,"
-                " or set local_resolver_dnssec=false where the root is not signed" % anchor
-            )
+        if os.path.exists(self.files.path(anchor)):
+            self.created.append(anchor)  # made for this run: a rollback removes it again
+            return
+        # The helper asks unbound-checkconf where the anchor goes: a configuration it refuses for
+        # another reason is that reason, not a missing anchor.
+        code, output = run(["unbound-checkconf", UNBOUND_CONF])
+        if code != 0 and "trust-anchor" not in output:
+            self._step("unbound-checkconf", (code, output))
+        raise StepFailed(
+            "Unbound's trust anchor %s is missing: install dns-root-data (Debian) or run unbound-anchor,"
+            " or set local_resolver_dnssec=false where the root is not signed" % anchor
+        )
+
+    def _wait_running(self, what: str) -> None:
+        """An init script can report success for a daemon that exits at once (a port it cannot bind)."""
+        for _attempt in range(30):
+            if self.unbound.running():
+                return
+            time.sleep(0.1)
+        raise StepFailed(
+            "Unbound did not start (%s reported success, but no unbound process runs): see its log, for"
+            " example a port it cannot bind" % what
+        )
 
     def apply(self) -> dict:
         result = self.preview()
@@ -171,6 +190,7 @@ class LocalResolverRun:
             if not unbound_was_running:
                 self.touched.append("unbound")
                 self._step("start unbound", self.unbound.start())
+                self._wait_running("start unbound")
                 self.unbound.enable()
             elif unbound_changed:
                 self.touched.append("unbound")
@@ -212,6 +232,12 @@ class LocalResolverRun:
     def _roll_back(self, reason: str, unbound_was_running: bool) -> dict:
         restored = [dnsbl_catalog.mask_secrets(p) for p in self.tx.applied_paths()]
         problems = self.tx.rollback()
+        for path in self.created:
+            try:
+                os.unlink(self.files.path(path))
+                restored.append(path)
+            except OSError as error:
+                problems.append("%s cannot be removed: %s" % (path, error))
         for service in reversed(self.touched):
             if service == "unbound":
                 self.unbound.restart() if unbound_was_running else self.unbound.stop()
