@@ -432,11 +432,12 @@ def _plan_resolver_path(host, options: ResolverOptions, plan: ResolverPlan) -> N
 def _plan_spamassassin(host, plan: ResolverPlan) -> None:  # type: ignore[no-untyped-def]
     config = host.spamassassin
     by_file: dict = {}
-    loopback = [s for s in config.dns_servers if classify_address(s["address"])[0] == LOOPBACK]
-    replaced = bool(loopback)
-    for server in config.dns_servers:
-        if classify_address(server["address"])[0] not in PUBLIC:
-            continue
+    public = [s for s in config.dns_servers if classify_address(s["address"])[0] in PUBLIC]
+    # The first public line (in the order SpamAssassin reads them) becomes the local resolver, unless
+    # a loopback dns_server is there already; every other public line is commented out.
+    has_loopback = any(classify_address(s["address"])[0] == LOOPBACK for s in config.dns_servers)
+    replacing = None if has_loopback or not public else public[0]
+    for server in public:
         by_file.setdefault(server["file"], []).append(server)
     for source, servers in sorted(by_file.items()):
         lines = _lines(_current(host, source))
@@ -444,14 +445,11 @@ def _plan_spamassassin(host, plan: ResolverPlan) -> None:  # type: ignore[no-unt
             index = server["line"] - 1
             if index >= len(lines):
                 continue
-            old = lines[index]
-            new = ["# %s  # a public resolver: DNSBLs refuse its queries (%s)" % (old.strip(), MARK)]
-            if not replaced:
+            new = ["# %s  # a public resolver: DNSBLs refuse its queries (%s)" % (lines[index].strip(), MARK)]
+            if server is replacing:
                 new.append("dns_server %s" % plan.listen[0])
             lines[index : index + 1] = new
-        # The first public line (in file order) is the one that becomes the local resolver.
         plan.spamassassin.append((source, _text(lines), "SpamAssassin asks the local Unbound", True))
-        replaced = True
     # SpamAssassin 4 stops asking a zone once it saw the list's "blocked" answer, until its
     # dnsblock_* file goes: with the resolver fixed, that file only keeps the protection off.
     for block in config.block_files:

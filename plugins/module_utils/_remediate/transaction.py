@@ -122,7 +122,12 @@ class FileTransaction:
                 backup_path = change.path + BACKUP_SUFFIX
                 change.created_backup = read_bytes(self.files, backup_path)
                 change.backup_existed = True
-                write_in_place(self.files, backup_path, change.before, mode=_mode_of(self.files, change.path))
+                write_in_place(self.files, backup_path, change.before)
+                # A backup is never more readable than the file it keeps (a DQS key, a password).
+                try:
+                    os.chmod(self.files.path(backup_path), _mode_of(self.files, change.path))
+                except OSError as error:
+                    raise TransactionError("%s: mode not set: %s" % (backup_path, error)) from error
             if change.after is None:
                 remove(self.files, change.path)
             else:
