@@ -10,11 +10,11 @@ short_description: Make a mail host's own Unbound its recursive resolver, on eve
 version_added: 0.2.0
 description:
   - DNSBLs such as Spamhaus refuse queries that reach them through public resolvers (Cloudflare, Google,
-    Quad9, ...): they answer C(127.255.255.254), which Postfix without a reply filter reads as a listing, or
+    Quad9, ...). They answer C(127.255.255.254), which Postfix without a reply filter reads as a listing, or
     nothing at all. The fix every mail guide gives is a resolver of the host's own that recurses itself.
   - Plans from the same host model the audit reads (M(maildns.audit.resolver_facts)), then applies in this
-    order, so that the host always has working DNS. First Unbound: a drop-in the module owns
-    (C(/etc/unbound/unbound.conf.d/zz-maildns-local-resolver.conf): loopback only, no forwarding, hardening and
+    order, so that the host always has working DNS. First Unbound, with a drop-in the module owns
+    (C(/etc/unbound/unbound.conf.d/zz-maildns-local-resolver.conf), loopback only, no forwarding, hardening and
     prefetch), a forward zone for C(.) to a public resolver taken out (the old file kept as
     C(<file>.maildns-backup)), C(unbound-checkconf), Unbound started or reloaded, and the RFC 5782 test points
     of the host's own DNSBLs asked through it (C(127.0.0.2) listed, C(127.0.0.1) not, no C(127.255.255.x)).
