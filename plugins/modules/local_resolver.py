@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: local_resolver
 short_description: Make a mail host's own Unbound its recursive resolver, on every path its mail software uses
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - DNSBLs such as Spamhaus refuse queries that reach them through public resolvers (Cloudflare, Google,
     Quad9, ...). They answer C(127.255.255.254), which Postfix without a reply filter reads as a listing, or
