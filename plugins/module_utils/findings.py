@@ -411,6 +411,104 @@ CATALOG = _kinds(
 )
 
 
+# -- who fixes what ------------------------------------------------------------------------------------
+
+LOCAL_RESOLVER = "maildns.audit.local_resolver"
+DNSBL_POLICY = "maildns.audit.dnsbl_policy"
+DNS_PROVIDER = "whoever serves the zone (the DNS provider, or the address block's owner for a PTR)"
+ADMIN = "the host's admin"
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """Who fixes a finding: one of the collection's roles (with the variables it needs), or someone else."""
+
+    role: str = ""  # a role of this collection; "" when no role does
+    needs: tuple = ()  # variables that must be set for the role to fix it (maildns_dqs_key)
+    evidence: tuple = ()  # (key, value) pairs the finding's evidence must show for this remedy
+    outside: str = ""  # no role: who fixes it
+
+    def applies_to(self, evidence: dict) -> bool:
+        return all(evidence.get(key) == value for key, value in self.evidence)
+
+
+_RESOLVER = (Remedy(LOCAL_RESOLVER),)
+_POLICY = (Remedy(DNSBL_POLICY),)
+_PROVIDER = (Remedy(outside=DNS_PROVIDER),)
+_ADMIN = (Remedy(outside=ADMIN),)
+# One entry per catalog ID (a test checks it), the first remedy whose evidence matches wins.
+REMEDIES = {
+    "RESOLV_CONF_PUBLIC_NAMESERVER": _RESOLVER,
+    "RESOLV_CONF_UNKNOWN_PUBLIC_NAMESERVER": _RESOLVER,
+    "RESOLV_CONF_INVALID_NAMESERVER": _RESOLVER,
+    "RESOLV_CONF_MISSING": _RESOLVER,
+    "LOOPBACK_NAMESERVER_NOTHING_LISTENS": _RESOLVER,
+    "SYSTEMD_RESOLVED_PUBLIC_UPSTREAM": _RESOLVER,
+    "LOCAL_RESOLVER_FORWARDS_PUBLIC": _RESOLVER,
+    "POSTFIX_CHROOT_RESOLV_CONF_DRIFT": _RESOLVER,
+    "DNSBL_NO_REPLY_FILTER": _POLICY,
+    "DNSBL_FILTER_ADMITS_ERROR_CODES": _POLICY,
+    "DBL_WITHOUT_FILTER": _POLICY,
+    "DNSBL_RETIRED": _POLICY,
+    "DNSBL_MISSPELLED": (Remedy(DNSBL_POLICY, needs=("dnsbl_policy_correct_misspelled",)),),
+    "DNSBL_NEEDS_REGISTRATION": (Remedy(outside="the list's operator (register the querying addresses)"),),
+    "DQS_KEY_EXPOSED_IN_SMTP_REPLY": _POLICY,
+    "DNSBL_SINGLE_LIST": (Remedy(DNSBL_POLICY, needs=("dnsbl_policy_fallback_lists",)),),
+    "POSTFIX_MASTER_OVERRIDES_DNSBL": _ADMIN,
+    "POSTFIX_PARAMETER_UNEXPANDABLE": _ADMIN,
+    "POSTSCREEN_DNSBL_SITES_UNUSED": _ADMIN,
+    "DNSBL_NONE_ACTIVE": (Remedy(DNSBL_POLICY, needs=("dnsbl_policy_fallback_lists",)),),
+    "POSTFIX_CONFIG_UNREADABLE": _ADMIN,
+    # The log keeps what happened: it goes when the log rotates, once the path and filters are fixed.
+    "MAIL_REJECTED_BY_DNSBL_ERROR": (Remedy(outside="time: the mail log keeps it until it rotates"),),
+    "DNSBL_RESOLVER_REFUSED": _RESOLVER,
+    "DNSBL_HIDDEN_BY_RESOLVER": _RESOLVER,
+    "RESOLVER_ANSWER_MALFORMED": _RESOLVER,
+    "DNSBL_RESOLVER_SLOW": _RESOLVER,
+    "DNSBL_LIST_SLOW": (Remedy(outside="the list's operator; keep it beside other lists"),),
+    "DNSBL_WRONG_LIST": (Remedy(DNSBL_POLICY, needs=("dnsbl_policy_correct_misspelled",)),),
+    "DNSBL_DEAD": (Remedy(LOCAL_RESOLVER, evidence=(("at_fault", "resolver"),)), Remedy(outside=ADMIN)),
+    "DNSBL_LISTS_THE_WORLD": (Remedy(LOCAL_RESOLVER, evidence=(("at_fault", "resolver"),)), Remedy(DNSBL_POLICY)),
+    "DNSBL_ANSWER_HIJACKED": _RESOLVER,
+    "DNSBL_UNREACHABLE": (
+        Remedy(LOCAL_RESOLVER, evidence=(("at_fault", "resolver"),)),
+        Remedy(outside="the list's operator, or the admin (replace the list)"),
+    ),
+    "OUTBOUND_IP_LISTED": (Remedy(outside="the list's operator (its delisting procedure)"),),
+    "PTR_MISSING": _PROVIDER,
+    "PTR_MULTIPLE": _PROVIDER,
+    "PTR_NOT_FORWARD_CONFIRMED": _PROVIDER,
+    "PTR_LOOKS_GENERIC": _PROVIDER,
+    "HELO_NOT_PTR_NAME": (Remedy(outside=ADMIN + " (smtp_helo_name)"),),
+    "HELO_NAME_DOES_NOT_RESOLVE": _PROVIDER,
+    "MX_MISSING": _PROVIDER,
+    "MX_IS_IP_LITERAL": _PROVIDER,
+    "MX_IS_CNAME": _PROVIDER,
+    "MX_TARGET_DOES_NOT_RESOLVE": _PROVIDER,
+    "WAIVER_EXPIRED": (Remedy(outside="the admin (audit_waivers)"),),
+    "SPAMASSASSIN_DNS_SERVER_PUBLIC": _RESOLVER,
+    "SPAMASSASSIN_DQS_PLACEHOLDER": (Remedy(DNSBL_POLICY, needs=("maildns_dqs_key",)),),
+    "SPAMASSASSIN_DNSBL_BLOCKED": _RESOLVER,
+    "SPAMASSASSIN_RULES_IGNORE_BLOCKED_ANSWERS": (Remedy(outside=ADMIN + " (sa-update, or SpamAssassin 4)"),),
+    "SPAMASSASSIN_DNS_DISABLED": _ADMIN,
+    "SPAMASSASSIN_CONFIG_UNREADABLE": _ADMIN,
+}
+
+
+def remedy_of(finding_id: str, evidence: dict | None = None) -> Remedy:
+    """The remedy for one finding, as its evidence shows it (a list at fault is not the resolver's)."""
+    for remedy in REMEDIES[finding_id]:
+        if remedy.applies_to(evidence or {}):
+            return remedy
+    return Remedy(outside=ADMIN)
+
+
+def remedy_text(remedy: Remedy) -> str:
+    if remedy.role:
+        return remedy.role + (" (with %s)" % ", ".join(remedy.needs) if remedy.needs else "")
+    return remedy.outside
+
+
 @dataclass
 class Finding:
     """One finding on one host: the catalog entry plus the evidence that triggered it."""
@@ -460,9 +558,21 @@ def render_markdown() -> str:
         "",
     ]
     for area in AREAS:
-        lines += [f"## {area}", "", "| ID | severity | finding | fix |", "|---|---|---|---|"]
+        lines += [f"## {area}", "", "| ID | severity | finding | fix | fixed by |", "|---|---|---|---|---|"]
         for kind in CATALOG.values():
             if kind.area == area:
-                lines.append(f"| `{kind.id}` | {kind.severity} | {kind.title} | {kind.fix} |")
+                by = "; ".join(_remedy_cell(remedy) for remedy in REMEDIES[kind.id])
+                lines.append(f"| `{kind.id}` | {kind.severity} | {kind.title} | {kind.fix} | {by} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _remedy_cell(remedy: Remedy) -> str:
+    text = (
+        f"`{remedy.role}`" + (f" with `{'`, `'.join(remedy.needs)}`" if remedy.needs else "")
+        if remedy.role
+        else remedy.outside
+    )
+    if remedy.evidence:
+        text += " when " + ", ".join(f"{key} = {value}" for key, value in remedy.evidence)
+    return text

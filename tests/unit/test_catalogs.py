@@ -92,3 +92,31 @@ def test_every_retired_list_says_when_it_went_and_where_that_was_checked() -> No
     # Lists that popular guides still name and that are gone (issue 9 item 8).
     for zone in ("ix.dnsbl.manitu.net", "dul.dnsbl.sorbs.net", "bl.spamcannibal.org", "dsn.rfc-ignorant.org"):
         assert CATALOG[zone].status == "retired"
+
+
+def test_every_finding_says_who_fixes_it_and_every_role_named_exists() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    assert set(findings.REMEDIES) == set(findings.CATALOG), "one REMEDIES entry per finding ID"
+    roles = Path(__file__).resolve().parents[2] / "roles"
+    for finding_id, remedies in findings.REMEDIES.items():
+        assert remedies, finding_id
+        assert not remedies[-1].evidence, f"{finding_id}: the last remedy must apply whatever the evidence"
+        for remedy in remedies:
+            assert bool(remedy.role) != bool(remedy.outside), finding_id
+            if not remedy.role:
+                continue
+            role = roles / remedy.role.split(".")[-1]
+            assert (role / "tasks" / "main.yml").is_file(), f"{finding_id}: no role {remedy.role}"
+            specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())
+            documented = specs["argument_specs"]["main"]["options"]
+            for variable in remedy.needs:
+                assert variable in documented, f"{finding_id}: {remedy.role} does not document {variable}"
+
+
+def test_a_list_at_fault_is_not_the_resolvers_to_fix() -> None:
+    assert findings.remedy_of("DNSBL_UNREACHABLE", {"at_fault": "resolver"}).role == findings.LOCAL_RESOLVER
+    assert findings.remedy_of("DNSBL_UNREACHABLE", {"at_fault": "list"}).role == ""
+    assert findings.remedy_of("DNSBL_LISTS_THE_WORLD", {"at_fault": "list"}).role == findings.DNSBL_POLICY
