@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import smtplib
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import yaml
+
 from tests.conftest import REPO_ROOT
+from tests.lab.scenario import SCENARIO_DIR
 
 
 def ansible_adhoc(
@@ -36,3 +42,50 @@ def host_tree_digest(state_dir: Path) -> str:
         if path.is_file() and "/log/" not in text and ".work" not in text and "root.upper" not in text:
             digest.update(text.encode() + path.read_bytes())
     return digest.hexdigest()
+
+
+def scenario(name: str, **extra: object) -> dict:
+    """A scenario file as a dict, with `extra` keys merged over it (mappings key by key)."""
+    spec = yaml.safe_load((SCENARIO_DIR / f"{name}.yml").read_text())
+    for key, value in extra.items():
+        spec[key] = dict(spec.get(key) or {}, **value) if isinstance(value, dict) else value
+    return spec
+
+
+# What a running Postfix writes by itself (its pid and lock files, sockets, the PRNG seed, queue
+# files of an SMTP session): not the role's to keep.
+POSTFIX_RUNTIME = ("prng_exch", "master.lock", ".pid")
+
+
+def host_files(lab, name: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """sha256 of every file of one host's own (its /etc, /var/spool, /var/lib, /root), by path."""
+    import hashlib
+
+    found = {}
+    root = Path(lab.state_dir, "hosts", name)
+    for path in sorted(root.rglob("*")):
+        text = str(path.relative_to(root))
+        if not path.is_file() or text.startswith(("log/", "run/")) or ".work/" in text:
+            continue
+        if path.name.endswith(POSTFIX_RUNTIME) or "/postfix/pid/" in text:
+            continue
+        found[text] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def smtp_rcpt(lab, name: str, source: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    with smtplib.SMTP(lab.host(name).address, 25, timeout=30, source_address=(source, 0)) as smtp:
+        smtp.ehlo("sender.example")
+        smtp.mail("someone@example.org")
+        code, message = smtp.rcpt(f"root@{name}.lab.test")
+        return code, message.decode()
+
+
+@contextlib.contextmanager
+def postfix_running(lab, name: str) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    started = lab.exec(name, "postfix start 2>&1")
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        yield
+    finally:
+        lab.exec(name, "postfix stop")

@@ -7,10 +7,8 @@ The lab's group_vars give the role the lab's own root (tests/lab/fleet.py writes
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import smtplib
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -20,8 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT, TEST_LAB_NET, TEST_LAB_PREFIX, require_lab_privileges
-from tests.integration.helpers import ansible_adhoc, host_tree_digest
-from tests.lab.scenario import SCENARIO_DIR
+from tests.integration.helpers import ansible_adhoc, host_files, host_tree_digest, postfix_running, scenario, smtp_rcpt
 
 pytestmark = pytest.mark.lab
 
@@ -32,13 +29,6 @@ LAB_NET = _NET or f"10.{int(TEST_LAB_NET.split('.')[1]) + 2}"
 LISTED_CLIENT = f"{LAB_NET}.0.66"  # an address on the lab bridge that the lab lists in zen
 CLEAN_CLIENT = f"{LAB_NET}.0.1"  # the controller's own address on the bridge: listed nowhere
 PLAYBOOK = REPO_ROOT / "tests" / "integration" / "playbooks" / "local_resolver.yml"
-
-
-def scenario(name: str, **extra: object) -> dict:
-    spec = yaml.safe_load((SCENARIO_DIR / f"{name}.yml").read_text())
-    for key, value in extra.items():
-        spec[key] = dict(spec.get(key) or {}, **value) if isinstance(value, dict) else value
-    return spec
 
 
 # A long max_idle: smtpd caches DNSBL verdicts for its life, and a fresh smtpd after 100 s idle
@@ -115,45 +105,6 @@ def playbook(lab, limit: str, *extra: str) -> tuple[int, dict[str, dict], dict[s
 def audit_ids(lab, pattern: str) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
     results = ansible_adhoc(lab.inventory, "maildns.audit.audit_host", "timeout=3", pattern=pattern)
     return {host: sorted({f["id"] for f in result["findings"]}) for host, result in results.items()}
-
-
-# What a running Postfix writes by itself (its pid and lock files, sockets, the PRNG seed, queue
-# files of an SMTP session): not the role's to keep.
-POSTFIX_RUNTIME = ("prng_exch", "master.lock", ".pid")
-
-
-def host_files(lab, name: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """sha256 of every file of one host's own (its /etc, /var/spool, /var/lib, /root), by path."""
-    import hashlib
-
-    found = {}
-    root = Path(lab.state_dir, "hosts", name)
-    for path in sorted(root.rglob("*")):
-        text = str(path.relative_to(root))
-        if not path.is_file() or text.startswith(("log/", "run/")) or ".work/" in text:
-            continue
-        if path.name.endswith(POSTFIX_RUNTIME) or "/postfix/pid/" in text:
-            continue
-        found[text] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return found
-
-
-def smtp_rcpt(lab, name: str, source: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    with smtplib.SMTP(lab.host(name).address, 25, timeout=30, source_address=(source, 0)) as smtp:
-        smtp.ehlo("sender.example")
-        smtp.mail("someone@example.org")
-        code, message = smtp.rcpt(f"root@{name}.lab.test")
-        return code, message.decode()
-
-
-@contextlib.contextmanager
-def postfix_running(lab, name: str) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    started = lab.exec(name, "postfix start 2>&1")
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
-        yield
-    finally:
-        lab.exec(name, "postfix stop")
 
 
 def test_check_mode_changes_nothing_and_shows_what_the_run_then_changes(rlab) -> None:
