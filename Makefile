@@ -85,14 +85,22 @@ docs: venv $(LINK)
 	PYTHONPATH=.:.collections $(PY) -m tests.tools.render_docs
 
 # The main job on the built-in default: a lab fleet with one host per known case (tests/lab/scenarios),
-# audited by playbooks/audit.yml; the report goes to reports/demo/, the lab is taken down after.
+# audited by playbooks/audit.yml, then previewed by playbooks/remediate.yml --check --diff (planned from
+# that report); the report and the plan go to reports/demo/, the lab is taken down after.
 DEMO_LAB := --state-dir .lab-demo --prefix mddemo --net 10.235
 demo: deps
 	$(PY) -m tests.lab $(DEMO_LAB) up --all-scenarios
 	ansible-playbook -i .lab-demo/inventory.ini playbooks/audit.yml \
 	  -e maildns_report_dir=$(CURDIR)/reports/demo -e audit_timeout=3 > reports-demo.log 2>&1; \
-	  status=$$?; $(PY) -m tests.lab $(DEMO_LAB) down; \
+	  status=$$?; \
+	  ansible-playbook -i .lab-demo/inventory.ini playbooks/remediate.yml --check --diff \
+	  -e maildns_report_dir=$(CURDIR)/reports/demo -e maildns_audit_report=$(CURDIR)/reports/demo/report.json \
+	  >> reports-demo.log 2>&1; \
+	  $(PY) -m tests.lab $(DEMO_LAB) down; \
 	  test -f reports/demo/report.json || { cat reports-demo.log; exit 1; }; \
 	  sed -n '1,/^## /p' reports/demo/summary.md | sed '$$d'; \
 	  echo "Report: reports/demo/ (report.json, junit.xml, summary.md); playbook output: reports-demo.log"; \
-	  if [ $$status -ne 0 ]; then echo "The gate failed, as it should on this fleet of broken hosts."; fi
+	  if [ $$status -ne 0 ]; then echo "The gate failed, as it should on this fleet of broken hosts."; fi; \
+	  test -f reports/demo/plan.md || { echo "remediate.yml --check wrote no plan: see reports-demo.log"; exit 1; }; \
+	  echo; sed -n '1,/^## /p' reports/demo/plan.md | sed '$$d'; \
+	  echo "Plan: reports/demo/plan.md and plan.json (remediate.yml --check --diff; its diffs in reports-demo.log)"

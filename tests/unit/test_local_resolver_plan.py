@@ -204,15 +204,15 @@ def test_a_managed_resolv_conf_stops_the_host_with_the_setting_to_change(tmp_pat
 
 def test_spamassassin_public_dns_server_points_at_unbound_and_its_block_files_go(tmp_path) -> None:
     host_tree(tmp_path, "nameserver 127.0.0.1\n")
-    write(tmp_path, "/etc/spamassassin/local.cf", "required_score 5.0\ndns_server 1.1.1.1\ndns_server 8.8.8.8:53\n")
+    write(tmp_path, "/etc/spamassassin/local.cf", "required_score 5.0\ndns_server 1.1.1.1\ndns_server 10.0.0.53:53\n")
     write(tmp_path, "/root/.spamassassin/dnsblock_zen.spamhaus.org", "blocked\n")
     _host, plan = plan_of(tmp_path, ipv6_loopback=False)
     files = planned(plan)
     assert files["/etc/spamassassin/local.cf"].decode().splitlines() == [
         "required_score 5.0",
-        "# dns_server 1.1.1.1  # a public resolver: DNSBLs refuse its queries (maildns.audit.local_resolver)",
+        "# dns_server 1.1.1.1  # replaced by the local resolver (maildns.audit.local_resolver)",
         "dns_server 127.0.0.1",
-        "# dns_server 8.8.8.8:53  # a public resolver: DNSBLs refuse its queries (maildns.audit.local_resolver)",
+        "# dns_server 10.0.0.53:53  # replaced by the local resolver (maildns.audit.local_resolver)",
     ]
     assert files["/root/.spamassassin/dnsblock_zen.spamhaus.org"] is None
 

@@ -209,6 +209,17 @@ def render_markdown(report: dict) -> str:
     ]
     if report["check_mode"]:
         lines += ["Preview of `remediate.yml --check --diff`: nothing on any host was changed.", ""]
+    lines += ["| host | roles | fixes | files | left to others |", "|---|---|---|---|---|"]
+    for entry in report["hosts"]:
+        plan = entry["plan"]
+        roles = ", ".join(_short(role) for role in plan.get("roles", [])) or "-"
+        if any(o.get("failed") for o in entry["roles"].values()):
+            roles += " (failed)"
+        fixes = len({fix["id"] for fix in plan.get("fixes", [])})
+        files = sum(len(o.get("files", [])) for o in entry["roles"].values())
+        others = len(plan.get("outside", [])) + len(plan.get("needs", []))
+        lines.append("| %s | %s | %d | %d | %d |" % (entry["host"], roles, fixes, files, others))
+    lines.append("")
     order = {severity: index for index, severity in enumerate(SEVERITIES)}
     for entry in report["hosts"]:
         plan = entry["plan"]

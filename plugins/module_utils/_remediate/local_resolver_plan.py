@@ -432,9 +432,11 @@ def _plan_resolver_path(host, options: ResolverOptions, plan: ResolverPlan) -> N
 def _plan_spamassassin(host, plan: ResolverPlan) -> None:  # type: ignore[no-untyped-def]
     config = host.spamassassin
     by_file: dict = {}
-    public = [s for s in config.dns_servers if classify_address(s["address"])[0] in PUBLIC]
-    # The first public line (in the order SpamAssassin reads them) becomes the local resolver, unless
-    # a loopback dns_server is there already; every other public line is commented out.
+    # Every dns_server that is not this host's own: a public one is refused by the lists, and any
+    # other (a private resolver that refuses, or forwards to a public one) bypasses the fix.
+    public = [s for s in config.dns_servers if classify_address(s["address"])[0] != LOOPBACK]
+    # The first such line (in the order SpamAssassin reads them) becomes the local resolver, unless
+    # a loopback dns_server is there already; every other one is commented out.
     has_loopback = any(classify_address(s["address"])[0] == LOOPBACK for s in config.dns_servers)
     replacing = None if has_loopback or not public else public[0]
     for server in public:
@@ -445,7 +447,7 @@ def _plan_spamassassin(host, plan: ResolverPlan) -> None:  # type: ignore[no-unt
             index = server["line"] - 1
             if index >= len(lines):
                 continue
-            new = ["# %s  # a public resolver: DNSBLs refuse its queries (%s)" % (lines[index].strip(), MARK)]
+            new = ["# %s  # replaced by the local resolver (%s)" % (lines[index].strip(), MARK)]
             if server is replacing:
                 new.append("dns_server %s" % plan.listen[0])
             lines[index : index + 1] = new
