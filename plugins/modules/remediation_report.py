@@ -37,7 +37,7 @@ options:
 attributes:
   check_mode:
     support: none
-    description: The plan is the output of a preview: run the task with C(check_mode false) so that it is written.
+    description: The plan is the output of a preview, so run the task with C(check_mode false) to have it written.
   diff_mode:
     support: none
     description: Writes report files, not configuration.

@@ -1,8 +1,9 @@
 """roles/dnsbl_policy on lab hosts over SSH, with real Postfix and SpamAssassin (issue 11).
 
-Its own lab (MAILDNS_POLICY_LAB=prefix,net; default mdh3 on 10.243): a host behind a resolver that
-answers 127.255.255.254 and given the lab's DQS key, a host whose master.cf overrides the client
-restrictions, SpamAssassin that stopped querying Spamhaus, and hosts made to fail validation.
+Its own lab (MAILDNS_POLICY_LAB=prefix,net; else beside the test lab: its prefix with a "p", its
+net + 6): a host behind a resolver that answers 127.255.255.254 and given the lab's DQS key, a
+host whose master.cf overrides the client restrictions, SpamAssassin that stopped querying
+Spamhaus, and hosts made to fail validation.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, require_lab_privileges
+from tests.conftest import REPO_ROOT, TEST_LAB_NET, TEST_LAB_PREFIX, require_lab_privileges
 from tests.integration.helpers import ansible_adhoc, host_tree_digest
 from tests.lab.scenario import SCENARIO_DIR
 
 pytestmark = pytest.mark.lab
 
 _PREFIX, _NET = (os.environ.get("MAILDNS_POLICY_LAB", "") + ",").split(",")[:2]
-LAB_PREFIX = _PREFIX or "mdh3"
-LAB_NET = _NET or "10.243"
+LAB_PREFIX = _PREFIX or TEST_LAB_PREFIX[:5] + "p"
+LAB_NET = _NET or f"10.{int(TEST_LAB_NET.split('.')[1]) + 6}"
 KEY = yaml.safe_load((REPO_ROOT / "tests/lab/base.yml").read_text())["dqs_key"]  # labtestkey0123456789
 LISTED_CLIENT = f"{LAB_NET}.0.66"  # an address on the lab bridge that the lab lists in zen
 CLEAN_CLIENT = f"{LAB_NET}.0.1"  # the controller's own address on the bridge: listed nowhere

@@ -108,7 +108,7 @@ def test_every_finding_says_who_fixes_it_and_every_role_named_exists() -> None:
             assert bool(remedy.role) != bool(remedy.outside), finding_id
             if not remedy.role:
                 continue
-            role = roles / remedy.role.split(".")[-1]
+            role = roles / remedy.role.rsplit(".", maxsplit=1)[-1]
             assert (role / "tasks" / "main.yml").is_file(), f"{finding_id}: no role {remedy.role}"
             specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())
             documented = specs["argument_specs"]["main"]["options"]
