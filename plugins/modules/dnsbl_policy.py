@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: dnsbl_policy
 short_description: Make Postfix and SpamAssassin read DNSBL answers right - reply filters, Spamhaus DQS, fallback lists
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Spamhaus and other DNSBLs answer errors as addresses (C(127.255.255.254) for a query through a public resolver).
     A Postfix that rejects on any answer bounces every sender. SpamAssassin 4 stops asking Spamhaus after such an

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: postconf
 short_description: Set or remove Postfix main.cf and master.cf parameters with Postfix's own postconf
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Sets and removes Postfix parameters through Postfix's own C(postconf) binary, never by editing the files
     itself - main.cf parameters with C(postconf -e) and C(postconf -X), master.cf service parameters (the C(-o)
