@@ -16,7 +16,7 @@ description:
     order, so that the host always has working DNS. First Unbound, with a drop-in the module owns
     (C(/etc/unbound/unbound.conf.d/zz-maildns-local-resolver.conf), loopback only, no forwarding, hardening and
     prefetch), a forward zone for C(.) to a public resolver taken out (the old file kept as
-    C(<file>.maildns-backup)), C(unbound-checkconf), Unbound started or reloaded, and the RFC 5782 test points
+    C(<file>.maildns-backup)), C(unbound-checkconf), Unbound started or restarted, and the RFC 5782 test points
     of the host's own DNSBLs asked through it (C(127.0.0.2) listed, C(127.0.0.1) not, no C(127.255.255.x)).
   - Then the resolver path. C(/etc/resolv.conf) is rewritten in place (a container's is a bind mount that
     refuses a rename), or, where glibc asks a running systemd-resolved's stub, a resolved drop-in with C(DNS=)

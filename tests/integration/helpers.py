@@ -57,8 +57,11 @@ def scenario(name: str, **extra: object) -> dict:
 POSTFIX_RUNTIME = ("prng_exch", "master.lock", ".pid")
 
 
-def host_files(lab, name: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """sha256 of every file of one host's own (its /etc, /var/spool, /var/lib, /root), by path."""
+def host_files(lab, name: str, skip: tuple[str, ...] = ()) -> dict[str, tuple[str, int, int, int]]:  # type: ignore[no-untyped-def]
+    """(sha256, mode, uid, gid) of every file of one host's own (/etc, /var/spool, /var/lib, /root), by path.
+
+    `skip`: path parts left out besides logs, /run and what a running Postfix writes by itself.
+    """
     import hashlib
 
     found = {}
@@ -67,9 +70,10 @@ def host_files(lab, name: str) -> dict[str, str]:  # type: ignore[no-untyped-def
         text = str(path.relative_to(root))
         if not path.is_file() or text.startswith(("log/", "run/")) or ".work/" in text:
             continue
-        if path.name.endswith(POSTFIX_RUNTIME) or "/postfix/pid/" in text:
+        if path.name.endswith(POSTFIX_RUNTIME) or "/postfix/pid/" in text or any(part in text for part in skip):
             continue
-        found[text] = hashlib.sha256(path.read_bytes()).hexdigest()
+        info = path.stat()
+        found[text] = (hashlib.sha256(path.read_bytes()).hexdigest(), info.st_mode, info.st_uid, info.st_gid)
     return found
 
 
@@ -82,10 +86,31 @@ def smtp_rcpt(lab, name: str, source: str) -> tuple[int, str]:  # type: ignore[n
 
 
 @contextlib.contextmanager
-def postfix_running(lab, name: str) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    started = lab.exec(name, "postfix start 2>&1")
-    assert started.returncode == 0, started.stdout + started.stderr
+def postfix_running(lab, names: str | list[str]) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Postfix started in each host for the block, stopped after it."""
+    names = [names] if isinstance(names, str) else names
+    for name in names:
+        started = lab.exec(name, "postfix start 2>&1")
+        assert started.returncode == 0, started.stdout + started.stderr
     try:
         yield
     finally:
-        lab.exec(name, "postfix stop")
+        for name in names:
+            lab.exec(name, "postfix stop")
+
+
+@contextlib.contextmanager
+def own_lab(prefix: str, net: str, fleet: list, addresses: tuple[str, ...] = ()) -> Iterator[object]:
+    """A lab of a test file's own (its hosts change), with extra bridge addresses (SMTP clients), taken down after."""
+    from tests.conftest import require_lab_privileges
+    from tests.lab.fleet import Lab, LabNetwork
+
+    require_lab_privileges()
+    lab = Lab(REPO_ROOT / f".lab-test-{prefix}", LabNetwork(prefix, net))
+    try:
+        lab.up(fleet)
+        for address in addresses:
+            subprocess.run(["ip", "addr", "add", f"{address}/16", "dev", lab.network.bridge], check=True)
+        yield lab
+    finally:
+        lab.down()

@@ -8,11 +8,8 @@ Spamhaus, and hosts made to fail validation.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
-import smtplib
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -21,9 +18,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, TEST_LAB_NET, TEST_LAB_PREFIX, require_lab_privileges
-from tests.integration.helpers import ansible_adhoc, host_tree_digest
-from tests.lab.scenario import SCENARIO_DIR
+from tests.conftest import REPO_ROOT, TEST_LAB_NET, TEST_LAB_PREFIX
+from tests.integration.helpers import (
+    ansible_adhoc,
+    host_files,
+    host_tree_digest,
+    own_lab,
+    postfix_running,
+    scenario,
+    smtp_rcpt,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -37,13 +41,6 @@ SA_RELAY = "203.0.113.7"  # a relay in a Received header (SpamAssassin skips pri
 PLAYBOOK = REPO_ROOT / "tests" / "integration" / "playbooks" / "dnsbl_policy.yml"
 ANSIBLE = ["ansible-playbook", "-i"]
 ROLE_VARS = json.dumps({"dnsbl_policy_dqs_key": KEY, "dnsbl_policy_fallback_lists": ["bl.spamcop.net"]})
-
-
-def scenario(name: str, **extra: object) -> dict:
-    spec = yaml.safe_load((SCENARIO_DIR / f"{name}.yml").read_text())
-    for key, value in extra.items():
-        spec[key] = dict(spec.get(key) or {}, **value) if isinstance(value, dict) else value
-    return spec
 
 
 # A long max_idle: smtpd caches DNSBL verdicts for its life, and a fresh smtpd after 100 s idle
@@ -75,16 +72,8 @@ FLEET = [
 
 @pytest.fixture(scope="module")
 def plab() -> Iterator[object]:
-    require_lab_privileges()
-    from tests.lab.fleet import Lab, LabNetwork
-
-    lab = Lab(REPO_ROOT / f".lab-test-{LAB_PREFIX}", LabNetwork(LAB_PREFIX, LAB_NET))
-    try:
-        lab.up(FLEET)
-        subprocess.run(["ip", "addr", "add", f"{LISTED_CLIENT}/16", "dev", lab.network.bridge], check=True)
+    with own_lab(LAB_PREFIX, LAB_NET, FLEET, (LISTED_CLIENT,)) as lab:
         yield lab
-    finally:
-        lab.down()
 
 
 def playbook(lab, limit: str, *extra: str) -> tuple[int, dict[str, dict], dict[str, int], str]:  # type: ignore[no-untyped-def]
@@ -117,44 +106,8 @@ def playbook(lab, limit: str, *extra: str) -> tuple[int, dict[str, dict], dict[s
     return run.returncode, found, changed, run.stdout + run.stderr
 
 
-# What a running Postfix writes by itself, and SpamAssassin's own state folder (its write tests):
-# not the role's to keep.
-RUNTIME = ("prng_exch", "master.lock", ".pid")
-
-
-def host_files(lab, name: str) -> dict[str, tuple[str, int, int, int]]:  # type: ignore[no-untyped-def]
-    """(sha256, mode, uid, gid) of every file of one host's own (its /etc, /var/spool, /var/lib), by path."""
-    found = {}
-    root = Path(lab.state_dir, "hosts", name)
-    for path in sorted(root.rglob("*")):
-        text = str(path.relative_to(root))
-        if not path.is_file() or text.startswith(("log/", "run/")) or ".work/" in text:
-            continue
-        if path.name.endswith(RUNTIME) or "/postfix/pid/" in text or ".spamassassin/" in text:
-            continue
-        info = path.stat()
-        found[text] = (hashlib.sha256(path.read_bytes()).hexdigest(), info.st_mode, info.st_uid, info.st_gid)
-    return found
-
-
-def smtp_rcpt(lab, name: str, source: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    with smtplib.SMTP(lab.host(name).address, 25, timeout=30, source_address=(source, 0)) as smtp:
-        smtp.ehlo("sender.example")
-        smtp.mail("someone@example.org")
-        code, message = smtp.rcpt(f"root@{name}.lab.test")
-        return code, message.decode()
-
-
-@contextlib.contextmanager
-def postfix_running(lab, names: list[str]) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    for name in names:
-        started = lab.exec(name, "postfix start 2>&1")
-        assert started.returncode == 0, started.stdout + started.stderr
-    try:
-        yield
-    finally:
-        for name in names:
-            lab.exec(name, "postfix stop")
+# SpamAssassin's own state folder (its write tests): not the role's to keep.
+SKIP = (".spamassassin/",)
 
 
 def audit(lab, pattern: str) -> dict[str, dict]:  # type: ignore[no-untyped-def]
@@ -275,7 +228,7 @@ def test_spamassassin_queries_spamhaus_again_and_scores_a_listed_relay(plab) -> 
 
 
 def _failing_run(plab, name: str, *extra: str) -> dict:  # type: ignore[no-untyped-def]
-    before = host_files(plab, name)
+    before = host_files(plab, name, SKIP)
     with postfix_running(plab, [name]):
         accepted_before = smtp_rcpt(plab, name, CLEAN_CLIENT)[0]
         code, results, _changed, output = playbook(plab, name, "-vvv", *extra)
@@ -285,7 +238,7 @@ def _failing_run(plab, name: str, *extra: str) -> dict:  # type: ignore[no-untyp
     assert (accepted_before, accepted_after) == (250, 250), "mail must flow before and after"
     assert listed_after[0] == 554 and KEY not in listed_after[1]
     assert KEY not in output
-    assert host_files(plab, name) == before, "every file back byte for byte, mode and owner too"
+    assert host_files(plab, name, SKIP) == before, "every file back byte for byte, mode and owner too"
     result = results[name]
     assert result["status"] == "failed" and "Rolled back" in result["msg"]
     assert KEY not in json.dumps(result)

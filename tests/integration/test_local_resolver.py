@@ -17,8 +17,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, TEST_LAB_NET, TEST_LAB_PREFIX, require_lab_privileges
-from tests.integration.helpers import ansible_adhoc, host_files, host_tree_digest, postfix_running, scenario, smtp_rcpt
+from tests.conftest import REPO_ROOT, TEST_LAB_NET, TEST_LAB_PREFIX
+from tests.integration.helpers import (
+    ansible_adhoc,
+    host_files,
+    host_tree_digest,
+    own_lab,
+    postfix_running,
+    scenario,
+    smtp_rcpt,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -61,16 +69,8 @@ AFTER = {
 
 @pytest.fixture(scope="module")
 def rlab() -> Iterator[object]:
-    require_lab_privileges()
-    from tests.lab.fleet import Lab, LabNetwork
-
-    lab = Lab(REPO_ROOT / f".lab-test-{LAB_PREFIX}", LabNetwork(LAB_PREFIX, LAB_NET))
-    try:
-        lab.up(FLEET)
-        subprocess.run(["ip", "addr", "add", f"{LISTED_CLIENT}/16", "dev", lab.network.bridge], check=True)
+    with own_lab(LAB_PREFIX, LAB_NET, FLEET, (LISTED_CLIENT,)) as lab:
         yield lab
-    finally:
-        lab.down()
 
 
 def playbook(lab, limit: str, *extra: str) -> tuple[int, dict[str, dict], dict[str, int]]:  # type: ignore[no-untyped-def]
@@ -246,3 +246,19 @@ def test_a_resolv_conf_networkmanager_writes_stops_the_host_before_anything_chan
     )
     assert "NetworkManager writes /etc/resolv.conf" in run.stdout
     assert "dns=none" in run.stdout and "local_resolver_managed_resolv_conf_ok=true" in run.stdout
+
+
+def test_a_changed_drop_in_restarts_the_running_unbound_and_is_verified(rlab) -> None:
+    # mx05's Unbound runs since the first test; a new special zone changes only the drop-in.
+    pid_before = rlab.exec("mx05", "cat /run/unbound.pid").stdout.strip()
+    code, results, changed = playbook(
+        rlab, "mx05", "-e", json.dumps({"local_resolver_special_zones": ["test", "invalid"]})
+    )
+    assert code == 0, results
+    assert [f["path"] for f in results["mx05"]["files"]] == [
+        "/etc/unbound/unbound.conf.d/zz-maildns-local-resolver.conf"
+    ]
+    assert results["mx05"]["actions"] == ["restart unbound"]
+    assert [r["classification"] for r in results["mx05"]["verification"]["local_resolver"]] == ["working", "working"]
+    assert rlab.exec("mx05", "cat /run/unbound.pid").stdout.strip() != pid_before
+    assert changed == {"mx05": 1}

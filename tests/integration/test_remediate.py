@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, TEST_FLEET, TEST_LAB_NET, TEST_LAB_PREFIX, require_lab_privileges
-from tests.integration.helpers import host_files, host_tree_digest, scenario, smtp_rcpt
+from tests.conftest import REPO_ROOT, TEST_FLEET, TEST_LAB_NET, TEST_LAB_PREFIX
+from tests.integration.helpers import host_files, host_tree_digest, own_lab, postfix_running, scenario, smtp_rcpt
 
 pytestmark = pytest.mark.lab
 
@@ -48,28 +48,16 @@ SEVERE = ("critical", "high")
 
 @pytest.fixture(scope="module")
 def mlab(tmp_path_factory) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    require_lab_privileges()
-    from tests.lab.fleet import Lab, LabNetwork
-
-    lab = Lab(REPO_ROOT / f".lab-test-{LAB_PREFIX}", LabNetwork(LAB_PREFIX, LAB_NET))
-    try:
-        lab.up(FLEET)
-        subprocess.run(["ip", "addr", "add", f"{LISTED_CLIENT}/16", "dev", lab.network.bridge], check=True)
+    with own_lab(LAB_PREFIX, LAB_NET, FLEET, (LISTED_CLIENT,)) as lab:
         host_vars = lab.inventory.parent / "host_vars"
         host_vars.mkdir(exist_ok=True)
         (host_vars / f"{FAILING}.yml").write_text(
             "# Root servers nothing answers on: Unbound starts, the test points never come back.\n"
             "local_resolver_root_hints: [{name: ns.nowhere.test., address: 192.0.2.1}]\n"
         )
-        for name in BOUNCING:
-            started = lab.exec(name, "postfix start 2>&1")
-            assert started.returncode == 0, started.stdout
         lab.report_dir = tmp_path_factory.mktemp("reports")  # type: ignore[attr-defined]
-        yield lab
-    finally:
-        for name in BOUNCING:
-            lab.exec(name, "postfix stop")
-        lab.down()
+        with postfix_running(lab, list(BOUNCING)):
+            yield lab
 
 
 def run_playbook(lab, playbook: str, *extra: str) -> tuple[int, str, dict[str, dict[str, int]]]:  # type: ignore[no-untyped-def]

@@ -108,7 +108,9 @@ class LocalResolverRun:
         actions = []
         unbound_running = self.unbound.running()
         if self._stage_changes(self.plan.unbound):
-            actions.append("reload unbound" if unbound_running else "start unbound")
+            # A restart, not a reload: Unbound binds its interfaces as root before it drops privileges,
+            # so a SIGHUP cannot bind an interface the new drop-in adds.
+            actions.append("restart unbound" if unbound_running else "start unbound")
         elif not unbound_running:
             actions.append("start unbound")
         path_changes = self._stage_changes(self.plan.path)
@@ -194,7 +196,8 @@ class LocalResolverRun:
                 self.unbound.enable()
             elif unbound_changed:
                 self.touched.append("unbound")
-                self._step("reload unbound", self.unbound.reload())
+                self._step("restart unbound", self.unbound.restart())
+                self._wait_running("restart unbound")
             ok, checks = verify_through(self.plan.listen, self.plan.verify_zones, self.timeout)
             result["verification"] = {"local_resolver": checks}
             if not ok:
