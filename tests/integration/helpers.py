@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import smtplib
 import subprocess
 import tempfile
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, TEST_LAB_NET, TEST_LAB_PREFIX
 from tests.lab.scenario import SCENARIO_DIR
 
 
@@ -42,6 +43,16 @@ def host_tree_digest(state_dir: Path) -> str:
         if path.is_file() and "/log/" not in text and ".work" not in text and "root.upper" not in text:
             digest.update(text.encode() + path.read_bytes())
     return digest.hexdigest()
+
+
+def side_lab(variable: str, letter: str, offset: int) -> tuple[str, str]:
+    """(prefix, net) of a test file's own lab: `variable`=prefix,net, else beside the test lab.
+
+    Beside it: the test lab's prefix with `letter`, its net + `offset`, so that two test runs with
+    different MAILDNS_TEST_LAB do not meet.
+    """
+    prefix, net = (os.environ.get(variable, "") + ",").split(",")[:2]
+    return prefix or TEST_LAB_PREFIX[:5] + letter, net or f"10.{int(TEST_LAB_NET.split('.')[1]) + offset}"
 
 
 def scenario(name: str, **extra: object) -> dict:

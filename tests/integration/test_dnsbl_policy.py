@@ -9,7 +9,6 @@ Spamhaus, and hosts made to fail validation.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, TEST_LAB_NET, TEST_LAB_PREFIX
+from tests.conftest import REPO_ROOT
 from tests.integration.helpers import (
     ansible_adhoc,
     host_files,
@@ -26,14 +25,13 @@ from tests.integration.helpers import (
     own_lab,
     postfix_running,
     scenario,
+    side_lab,
     smtp_rcpt,
 )
 
 pytestmark = pytest.mark.lab
 
-_PREFIX, _NET = (os.environ.get("MAILDNS_POLICY_LAB", "") + ",").split(",")[:2]
-LAB_PREFIX = _PREFIX or TEST_LAB_PREFIX[:5] + "p"
-LAB_NET = _NET or f"10.{int(TEST_LAB_NET.split('.')[1]) + 6}"
+LAB_PREFIX, LAB_NET = side_lab("MAILDNS_POLICY_LAB", "p", 6)
 KEY = yaml.safe_load((REPO_ROOT / "tests/lab/base.yml").read_text())["dqs_key"]  # labtestkey0123456789
 LISTED_CLIENT = f"{LAB_NET}.0.66"  # an address on the lab bridge that the lab lists in zen
 CLEAN_CLIENT = f"{LAB_NET}.0.1"  # the controller's own address on the bridge: listed nowhere

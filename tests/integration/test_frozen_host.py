@@ -35,15 +35,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, TEST_LAB_NET, TEST_LAB_PREFIX, require_lab_privileges
+from tests.conftest import REPO_ROOT, require_lab_privileges
+from tests.integration.helpers import side_lab
 
 pytestmark = pytest.mark.lab
 
 # The lab of this file: MAILDNS_FROZEN_LAB=prefix,net, else one beside the test lab (its prefix
 # with an "f", its net + 1), so that two test runs with different MAILDNS_TEST_LAB do not meet.
-_PREFIX, _NET = (os.environ.get("MAILDNS_FROZEN_LAB", "") + ",").split(",")[:2]
-FROZEN_LAB_PREFIX = _PREFIX or TEST_LAB_PREFIX[:5] + "f"
-FROZEN_LAB_NET = _NET or f"10.{int(TEST_LAB_NET.split('.')[1]) + 1}"
+FROZEN_LAB_PREFIX, FROZEN_LAB_NET = side_lab("MAILDNS_FROZEN_LAB", "f", 1)
 
 FLEET = [("fine", "healthy"), ("frozen", "healthy"), ("stuck", "healthy")]
 KEEPALIVE_BOUND = 15 * 4  # ansible.cfg: ServerAliveInterval 15 x ServerAliveCountMax 4

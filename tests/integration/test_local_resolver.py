@@ -8,7 +8,6 @@ The lab's group_vars give the role the lab's own root (tests/lab/fleet.py writes
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, TEST_LAB_NET, TEST_LAB_PREFIX
+from tests.conftest import REPO_ROOT
 from tests.integration.helpers import (
     ansible_adhoc,
     host_files,
@@ -25,15 +24,14 @@ from tests.integration.helpers import (
     own_lab,
     postfix_running,
     scenario,
+    side_lab,
     smtp_rcpt,
 )
 
 pytestmark = pytest.mark.lab
 
 # MAILDNS_RESOLVER_LAB=prefix,net, else beside the test lab (its prefix with an "r", its net + 2).
-_PREFIX, _NET = (os.environ.get("MAILDNS_RESOLVER_LAB", "") + ",").split(",")[:2]
-LAB_PREFIX = _PREFIX or TEST_LAB_PREFIX[:5] + "r"
-LAB_NET = _NET or f"10.{int(TEST_LAB_NET.split('.')[1]) + 2}"
+LAB_PREFIX, LAB_NET = side_lab("MAILDNS_RESOLVER_LAB", "r", 2)
 LISTED_CLIENT = f"{LAB_NET}.0.66"  # an address on the lab bridge that the lab lists in zen
 CLEAN_CLIENT = f"{LAB_NET}.0.1"  # the controller's own address on the bridge: listed nowhere
 PLAYBOOK = REPO_ROOT / "tests" / "integration" / "playbooks" / "local_resolver.yml"

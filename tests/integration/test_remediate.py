@@ -10,22 +10,27 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, TEST_FLEET, TEST_LAB_NET, TEST_LAB_PREFIX
-from tests.integration.helpers import host_files, host_tree_digest, own_lab, postfix_running, scenario, smtp_rcpt
+from tests.conftest import REPO_ROOT, TEST_FLEET
+from tests.integration.helpers import (
+    host_files,
+    host_tree_digest,
+    own_lab,
+    postfix_running,
+    scenario,
+    side_lab,
+    smtp_rcpt,
+)
 
 pytestmark = pytest.mark.lab
 
 # MAILDNS_REMEDIATE_LAB=prefix,net, else beside the test lab (its prefix with an "m", its net + 5).
-_PREFIX, _NET = (os.environ.get("MAILDNS_REMEDIATE_LAB", "") + ",").split(",")[:2]
-LAB_PREFIX = _PREFIX or TEST_LAB_PREFIX[:5] + "m"
-LAB_NET = _NET or f"10.{int(TEST_LAB_NET.split('.')[1]) + 5}"
+LAB_PREFIX, LAB_NET = side_lab("MAILDNS_REMEDIATE_LAB", "m", 5)
 LISTED_CLIENT = f"{LAB_NET}.0.66"  # on the lab bridge, listed in zen by the SMTP hosts' zone data
 CLEAN_CLIENT = f"{LAB_NET}.0.1"  # the controller's address on the bridge: listed nowhere
 # The hosts that bounce every clean sender today: a refused resolver behind an unfiltered zen
