@@ -17,6 +17,7 @@ import os
 import re
 from xml.etree import ElementTree
 
+from ansible_collections.maildns.audit.plugins.module_utils.collection_version import COLLECTION_VERSION
 from ansible_collections.maildns.audit.plugins.module_utils.dnsbl_catalog import mask_secrets
 from ansible_collections.maildns.audit.plugins.module_utils.evidence_text import evidence_sentence
 from ansible_collections.maildns.audit.plugins.module_utils.findings import SEVERITIES, Finding
@@ -136,8 +137,18 @@ def build_report(
     today: datetime.date | None = None,
     fail_on_not_audited: bool = True,
 ) -> dict:
+    """The fleet report from each host's audit result (the fleet_report module)."""
     today = today or datetime.date.today()
     hosts = [host_entry(host, results.get(host), waivers.get(host) or [], today) for host in sorted(results)]
+    return assemble_report(hosts, fail_on, fail_on_not_audited)
+
+
+def assemble_report(hosts: list, fail_on: str = "high", fail_on_not_audited: bool = True) -> dict:
+    """The report around host entries (from host_entry, or from other reports' `hosts`: report_merge).
+
+    Everything but the entries is derived here: the summary, the gate and the order of hosts, so a
+    report merged from slices says what one report of the whole fleet says.
+    """
     by_severity = {severity: 0 for severity in SEVERITIES}
     for host in hosts:
         for finding in host["findings"]:
@@ -146,19 +157,20 @@ def build_report(
     findings_hosts = (
         []
         if fail_on == "none"
-        else [
+        else sorted(
             host["host"]
             for host in hosts
             if any(not f["waived"] and _rank(f["severity"]) <= _rank(fail_on) for f in host["findings"])
-        ]
+        )
     )
-    not_audited = [host for host in hosts if not host["audited"]]
+    not_audited = sorted((host for host in hosts if not host["audited"]), key=lambda h: h["host"])
     not_audited_hosts = [host["host"] for host in not_audited] if fail_on_not_audited else []
     gate_hosts = sorted(set(findings_hosts) | set(not_audited_hosts))
     statuses = [host["status"] for host in hosts]
     return {
         "schema": SCHEMA,
         "version": VERSION,
+        "collection_version": COLLECTION_VERSION,
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "summary": {
             "hosts": len(hosts),

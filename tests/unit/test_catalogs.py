@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ansible_collections.maildns.audit.plugins.module_utils import dnsbl_catalog, findings, public_resolvers
@@ -120,3 +122,13 @@ def test_a_list_at_fault_is_not_the_resolvers_to_fix() -> None:
     assert findings.remedy_of("DNSBL_UNREACHABLE", {"at_fault": "resolver"}).role == findings.LOCAL_RESOLVER
     assert findings.remedy_of("DNSBL_UNREACHABLE", {"at_fault": "list"}).role == ""
     assert findings.remedy_of("DNSBL_LISTS_THE_WORLD", {"at_fault": "list"}).role == findings.DNSBL_POLICY
+
+
+def test_the_reports_collection_version_is_galaxy_ymls() -> None:
+    """report.json names the version that wrote it; report_merge refuses slices of two versions."""
+    import yaml
+
+    from ansible_collections.maildns.audit.plugins.module_utils.collection_version import COLLECTION_VERSION
+
+    galaxy = yaml.safe_load((Path(__file__).resolve().parents[2] / "galaxy.yml").read_text())
+    assert galaxy["version"] == COLLECTION_VERSION
