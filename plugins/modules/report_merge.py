@@ -11,9 +11,9 @@ version_added: 0.1.0
 description:
   - Reads the C(report.json) of each slice (each written by M(maildns.audit.fleet_report) in one job of an AWX or AAP
     sliced job template), joins their hosts, and writes one fleet report into I(report_dir) - C(report.json),
-    C(junit.xml), C(summary.md) and C(report.html) - that says what one unsliced run of the same fleet says: the same
-    hosts, findings, summary and gate. Only C(generated) differs, and the merged C(report.json) has a C(slices) list
-    (file, generated, collection_version and hosts of each slice).
+    C(junit.xml), C(summary.md) and C(report.html) - that says what one unsliced run of the same fleet says, with
+    the same hosts, findings, summary and gate. Only C(generated) differs, and the merged C(report.json) has a
+    C(slices) list (file, generated, collection_version and hosts of each slice).
   - Refuses, naming the file, anything that is not a C(maildns.audit/report) of schema version 1 (unreadable,
     missing, not JSON, another schema), slices written by different collection versions (see
     I(allow_mixed_versions)), and a host that is in two slices (naming the host and both files; AWX slices never
