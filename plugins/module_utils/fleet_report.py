@@ -208,15 +208,27 @@ def not_audited_line(summary: dict) -> str:
     return f"{len(missing)} of {summary['hosts']} {noun} not audited ({kinds})"
 
 
+# The gate line and the playbook's message name this many hosts per reason, then count the rest:
+# at fleet size a line that names 9,000 hosts is read by nobody (summary.gate lists them all).
+GATE_HOSTS_NAMED = 20
+
+
+def named_hosts(hosts: list, limit: int = GATE_HOSTS_NAMED) -> str:
+    """'a, b, c', or 'a, b and 9,998 more' past `limit` names."""
+    if len(hosts) <= limit:
+        return ", ".join(hosts)
+    return f"{', '.join(hosts[:limit])} and {len(hosts) - limit:,} more"
+
+
 def gate_parts(gate: dict) -> tuple:
     """(rule, reasons): 'fail on high and worse, and on hosts not audited', ['findings on a', 'not audited: b']."""
     rule = f"fail on {gate['fail_on']} and worse" if gate["fail_on"] != "none" else "findings never fail"
     rule += ", and on hosts not audited" if gate["fail_on_not_audited"] else "; hosts not audited pass"
     reasons = []
     if gate["findings"]:
-        reasons.append(f"findings on {', '.join(gate['findings'])}")
+        reasons.append(f"findings on {named_hosts(gate['findings'])}")
     if gate["not_audited"]:
-        reasons.append(f"not audited: {', '.join(gate['not_audited'])}")
+        reasons.append(f"not audited: {named_hosts(gate['not_audited'])}")
     return rule, reasons
 
 
@@ -231,11 +243,11 @@ def gate_message(summary: dict) -> str:
     gate = summary["gate"]
     parts = []
     if gate["findings"]:
-        parts.append(f"Findings of severity {gate['fail_on']} or worse on {', '.join(gate['findings'])}")
+        parts.append(f"Findings of severity {gate['fail_on']} or worse on {named_hosts(gate['findings'])}")
     if gate["not_audited"]:
         why = {entry["host"]: entry for entry in summary["not_audited_hosts"]}
-        hosts = ", ".join(f"{host} ({why[host]['why']}: {why[host]['reason']})" for host in gate["not_audited"])
-        parts.append(f"{len(gate['not_audited'])} of {summary['hosts']} hosts not audited: {hosts}")
+        hosts = [f"{host} ({why[host]['why']}: {why[host]['reason']})" for host in gate["not_audited"]]
+        parts.append(f"{len(gate['not_audited'])} of {summary['hosts']} hosts not audited: {named_hosts(hosts)}")
     return "; ".join(parts)
 
 
@@ -433,6 +445,7 @@ summary{cursor:pointer;font-weight:600}.finding{border-top:1px solid #eee;paddin
 code,pre{font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;background:#f1f3f5;border-radius:4px}
 pre{padding:8px;white-space:pre-wrap;word-break:break-all}.waived{opacity:.6}
 details.raw{box-shadow:none;background:#f8f9fa;margin:6px 0;padding:4px 10px}details.raw summary{font-weight:400}
+details.hosts{box-shadow:none;background:none;margin:0;padding:0}details.page>summary{font-size:16px}
 ul.evidence{margin:6px 0 6px 18px;padding:0}.count{font-size:13px}p.not-audited{color:#8b1c13;font-weight:600}
 """
 
@@ -441,8 +454,142 @@ def _badge(text: str | None, kind: str | None = None) -> str:
     return f'<span class="sev {html.escape(kind or text or "ok")}">{html.escape(text or "-")}</span>'
 
 
+# report.html at fleet size (issue 13, measured in bench/report_bench.py and docs/BENCHMARKS.md):
+# hosts come in pages of HTML_PAGE_SIZE, each a <details> that only the first page opens, so a
+# browser lays out one page however large the fleet; the findings across the fleet come first,
+# grouped by ID, each naming at most HTML_HOSTS_PER_ID hosts (report.json names them all).
+HTML_PAGE_SIZE = 100
+HTML_HOSTS_PER_ID = 50
+
+# A link to #host-x (from the fleet's findings, the not-audited list, or a bookmark) opens the
+# page and the host that hold it: browsers do not open a closed <details> for a fragment.
+_REVEAL_JS = """
+function reveal(){var id=decodeURIComponent(location.hash.slice(1));var t=id&&document.getElementById(id);
+if(!t)return;for(var e=t;e;e=e.parentElement){if(e.tagName==='DETAILS')e.open=true;}t.scrollIntoView();}
+addEventListener('hashchange',reveal);addEventListener('DOMContentLoaded',reveal);
+"""
+
+
+def fleet_findings(hosts: list) -> list:
+    """Unwaived findings across the fleet by ID, worst first, then most hosts: [{id, severity, ..., hosts}]."""
+    groups: dict = {}
+    for host in hosts:
+        for finding in host["findings"]:
+            if finding.get("waived"):
+                continue
+            group = groups.setdefault(
+                finding["id"],
+                {
+                    "id": finding["id"],
+                    "severity": finding["severity"],
+                    "title": finding.get("title", ""),
+                    "fix": finding.get("fix", ""),
+                    "count": 0,
+                    "hosts": [],
+                },
+            )
+            if _rank(finding["severity"]) < _rank(group["severity"]):
+                group["severity"] = finding["severity"]
+            group["count"] += 1
+            if not group["hosts"] or group["hosts"][-1] != host["host"]:
+                group["hosts"].append(host["host"])
+    return sorted(groups.values(), key=lambda g: (_rank(g["severity"]), -len(g["hosts"]), g["id"]))
+
+
+def _host_link(host: str) -> str:
+    return f"<a href='#host-{html.escape(host)}'>{html.escape(host)}</a>"
+
+
+def _html_fleet_findings(hosts: list) -> list:
+    e = html.escape
+    groups = fleet_findings(hosts)
+    if not groups:
+        return ["<section id='fleet-findings'><h2>Findings across the fleet</h2><p>No findings.</p></section>"]
+    parts = [
+        "<section id='fleet-findings'><h2>Findings across the fleet</h2>",
+        "<table><tr><th>severity</th><th>finding</th><th>hosts</th><th>occurrences</th></tr>",
+    ]
+    for group in groups:
+        named = group["hosts"][:HTML_HOSTS_PER_ID]
+        more = len(group["hosts"]) - len(named)
+        links = ", ".join(_host_link(host) for host in named)
+        if more:
+            links += f" and {more} more (report.json lists every host)"
+        parts.append(
+            f"<tr data-id='{e(group['id'])}'><td>{_badge(group['severity'])}</td>"
+            f"<td><code>{e(group['id'])}</code> {e(group['title'])}<div><b>Fix:</b> {e(group['fix'])}</div></td>"
+            f"<td><details class='hosts'><summary>{len(group['hosts'])}</summary>{links}</details></td>"
+            f"<td>{group['count']}</td></tr>"
+        )
+    parts.append("</table></section>")
+    return parts
+
+
+def _html_host(host: dict) -> list:
+    e = html.escape
+    opened = " open" if host["worst_severity"] in ("critical", "high") or not host["audited"] else ""
+    parts = [
+        f"<details class='host' id='host-{e(host['host'])}'{opened}><summary>{e(host['host'])} "
+        f"{_badge(host['status'])} {_badge(host['worst_severity'])}</summary>"
+    ]
+    if not host["audited"]:
+        parts.append(f"<p class='not-audited'>Not audited ({e(host['not_audited'])}): {e(host['reason'])}</p>")
+    elif host["reason"]:
+        parts.append(f"<p>Not known: {e(host['reason'])}</p>")
+    for group in group_findings(host["findings"]):
+        waiver = group.get("waiver") or {}
+        waived = (
+            f" <em>waived until {e(str(waiver.get('expires', '')))}: {e(str(waiver.get('reason', '')))}</em>"
+            if group["waived"]
+            else ""
+        )
+        sentences = "".join(f"<li>{e(evidence_sentence(finding))}</li>" for finding in group["findings"])
+        parts.append(
+            f"<div class='finding{' waived' if group['waived'] else ''}' data-id='{e(group['id'])}'>"
+            f"{_badge(group['severity'])} <code>{e(group['id'])}</code> <b class='count'>x{group['count']}</b> "
+            f"{e(group['title'])}{waived}<ul class='evidence'>{sentences}</ul>"
+            f"<div><b>Fix:</b> {e(group['fix'])}</div>"
+            f"<details class='raw'><summary>Raw evidence</summary><pre>{e(_raw_evidence(group, indent=1))}</pre>"
+            "</details></div>"
+        )
+    if not host["findings"] and not host["reason"]:
+        parts.append("<p>No findings.</p>")
+    parts.append("</details>")
+    return parts
+
+
+def _html_page(hosts: list, first: int, total: int, opened: bool) -> list:
+    """One page of hosts: its table (worst severity first, as the report orders them), then each host."""
+    e = html.escape
+    worst = [host["worst_severity"] for host in hosts]
+    counts = " ".join(f"{_badge(severity)} {worst.count(severity)}" for severity in SEVERITIES if severity in worst)
+    number = first // HTML_PAGE_SIZE + 1
+    parts = [
+        f"<details class='page' id='page-{number}'{' open' if opened else ''}>"
+        f"<summary>Hosts {first + 1} to {first + len(hosts)} of {total} {counts}</summary>",
+        "<table><tr><th>host</th><th>status</th><th>worst</th><th>findings</th></tr>",
+    ]
+    for host in hosts:
+        ids = ", ".join(_counted(g) for g in group_findings(host["findings"]) if not g["waived"]) or "-"
+        status = _badge(host["status"]) + ("" if host["audited"] else " " + _badge("not audited", "unreachable"))
+        parts.append(
+            f"<tr><td>{_host_link(host['host'])}</td><td>{status}</td><td>{_badge(host['worst_severity'])}</td>"
+            f"<td>{e(ids)}</td></tr>"
+        )
+    parts.append("</table>")
+    for host in hosts:
+        parts += _html_host(host)
+    parts.append("</details>")
+    return parts
+
+
 def render_html(report: dict) -> str:
-    """report.html: one file, no external assets, readable at a glance; raw evidence one click away."""
+    """report.html: one file, no external assets, readable at a glance at any fleet size.
+
+    The summary and the fleet's findings grouped by ID come first; then the hosts, worst first, in
+    pages of HTML_PAGE_SIZE (only the first open); each host's findings grouped by ID with a
+    sentence per occurrence, and the raw evidence one click away.
+    """
     e = html.escape
     summary = report["summary"]
     gate = summary["gate"]
@@ -459,7 +606,7 @@ def render_html(report: dict) -> str:
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>maildns.audit fleet report</title><style>{_CSS}</style></head><body>",
+        f"<title>maildns.audit fleet report</title><style>{_CSS}</style><script>{_REVEAL_JS}</script></head><body>",
         f"<header><h1>maildns.audit fleet report</h1><div>generated {e(report['generated'])}</div></header><main>",
         "<section id='fleet-summary'><h2>Fleet summary</h2>",
         f"<div class='gate {audited_class}' id='audited'>{e(not_audited_line(summary).capitalize())}</div>",
@@ -471,52 +618,19 @@ def render_html(report: dict) -> str:
     if summary["not_audited_hosts"]:
         parts.append("<h3>Not audited</h3><ul id='not-audited'>")
         for entry in summary["not_audited_hosts"]:
-            link = f"<a href='#host-{e(entry['host'])}'>{e(entry['host'])}</a>"
-            parts.append(f"<li>{link} ({e(entry['why'])}): {e(entry['reason'])}</li>")
+            parts.append(f"<li>{_host_link(entry['host'])} ({e(entry['why'])}): {e(entry['reason'])}</li>")
         parts.append("</ul>")
-    parts += [
-        "</section>",
-        "<section><h2>Hosts by worst severity</h2><table><tr><th>host</th><th>status</th><th>worst</th>"
-        "<th>findings</th></tr>",
-    ]
-    for host in report["hosts"]:
-        ids = ", ".join(_counted(g) for g in group_findings(host["findings"]) if not g["waived"]) or "-"
-        status = _badge(host["status"]) + ("" if host["audited"] else " " + _badge("not audited", "unreachable"))
-        parts.append(
-            f"<tr><td><a href='#host-{e(host['host'])}'>{e(host['host'])}</a></td>"
-            f"<td>{status}</td><td>{_badge(host['worst_severity'])}</td>"
-            f"<td>{e(ids)}</td></tr>"
-        )
-    parts.append("</table></section><section><h2>Findings</h2>")
-    for host in report["hosts"]:
-        opened = " open" if host["worst_severity"] in ("critical", "high") or not host["audited"] else ""
-        parts.append(
-            f"<details id='host-{e(host['host'])}'{opened}><summary>{e(host['host'])} "
-            f"{_badge(host['status'])} {_badge(host['worst_severity'])}</summary>"
-        )
-        if not host["audited"]:
-            parts.append(f"<p class='not-audited'>Not audited ({e(host['not_audited'])}): {e(host['reason'])}</p>")
-        elif host["reason"]:
-            parts.append(f"<p>Not known: {e(host['reason'])}</p>")
-        for group in group_findings(host["findings"]):
-            waiver = group.get("waiver") or {}
-            waived = (
-                f" <em>waived until {e(str(waiver.get('expires', '')))}: {e(str(waiver.get('reason', '')))}</em>"
-                if group["waived"]
-                else ""
-            )
-            sentences = "".join(f"<li>{e(evidence_sentence(finding))}</li>" for finding in group["findings"])
-            parts.append(
-                f"<div class='finding{' waived' if group['waived'] else ''}' data-id='{e(group['id'])}'>"
-                f"{_badge(group['severity'])} <code>{e(group['id'])}</code> <b class='count'>x{group['count']}</b> "
-                f"{e(group['title'])}{waived}<ul class='evidence'>{sentences}</ul>"
-                f"<div><b>Fix:</b> {e(group['fix'])}</div>"
-                f"<details class='raw'><summary>Raw evidence</summary><pre>{e(_raw_evidence(group, indent=1))}</pre>"
-                "</details></div>"
-            )
-        if not host["findings"] and not host["reason"]:
-            parts.append("<p>No findings.</p>")
-        parts.append("</details>")
+    parts.append("</section>")
+    hosts = report["hosts"]
+    parts += _html_fleet_findings(hosts)
+    pages = (len(hosts) + HTML_PAGE_SIZE - 1) // HTML_PAGE_SIZE
+    parts.append(
+        f"<section id='hosts'><h2>Hosts by worst severity</h2><p>{len(hosts)} hosts"
+        + (f" in {pages} pages of {HTML_PAGE_SIZE}" if pages > 1 else "")
+        + ".</p>"
+    )
+    for first in range(0, len(hosts), HTML_PAGE_SIZE):
+        parts += _html_page(hosts[first : first + HTML_PAGE_SIZE], first, len(hosts), opened=first == 0)
     parts.append("</section></main></body></html>")
     return "\n".join(parts) + "\n"
 

@@ -165,7 +165,9 @@ def test_html_is_self_contained_escaped_and_shows_the_fleet_summary() -> None:
     evil["findings"][0]["evidence"] = {"detail": "<script>alert(1)</script>"}
     results["evil"] = evil
     text = render_html(build_report(results, {}, "high", TODAY))
-    assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    # one script, the page's own (it opens the page and host a #host- link points into)
+    assert text.count("<script>") == 1 and "alert(1)</script>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert not re.search(r"""(src|href)\\s*=\\s*['"]?(https?:|//)""", text, re.IGNORECASE)
     assert "<link" not in text and "@import" not in text
     assert "Fleet summary" in text and "Gate failed" in text
@@ -371,3 +373,28 @@ def test_the_task_timeout_default_is_the_modules_worst_case(audit_timeout: float
     assert int(templar.template(trust_as_template(defaults["audit_task_timeout"]))) == expected
     tasks = yaml.safe_load((REPO_ROOT / "roles/audit/tasks/main.yml").read_text())
     assert tasks[0]["timeout"] == "{{ audit_task_timeout | int }}"
+
+
+# -- at fleet size (issue 13 item 6) ---------------------------------------------------------------
+
+
+def test_html_pages_the_hosts_and_groups_the_fleets_findings_by_id() -> None:
+    results = {f"mx{n:03d}": RESULTS["bad"] if n % 2 else RESULTS["good"] for n in range(250)}
+    page = render_html(build_report(results, {}, "high", TODAY))
+    pages = re.findall(r"<details class='page' id='page-(\d)'( open)?><summary>Hosts (\d+) to (\d+) of 250", page)
+    assert pages == [("1", " open", "1", "100"), ("2", "", "101", "200"), ("3", "", "201", "250")]
+    # the worst hosts come first: page 1 holds only hosts with findings
+    first = page.split("id='page-1'", 1)[1].split("id='page-2'", 1)[0]
+    assert "id='host-mx000'" not in first and "id='host-mx001'" in first
+    [row] = re.findall(r"<tr data-id='RESOLV_CONF_PUBLIC_NAMESERVER'>.*?</tr>", page, re.DOTALL)
+    assert "<summary>125</summary>" in row and "and 75 more (report.json lists every host)" in row
+    assert len(re.findall(r"<a href='#host-", row)) == 50
+
+
+def test_the_gate_names_twenty_hosts_and_counts_the_rest() -> None:
+    results = {f"mx{n:03d}": RESULTS["bad"] for n in range(45)}
+    summary = build_report(results, {}, "high", TODAY)["summary"]
+    assert gate_message(summary) == (
+        "Findings of severity high or worse on " + ", ".join(f"mx{n:03d}" for n in range(20)) + " and 25 more"
+    )
+    assert len(summary["gate"]["hosts"]) == 45  # report.json still names them all
