@@ -82,7 +82,7 @@ def timed(argv: list[str], runs: int = 1) -> tuple[float, subprocess.CompletedPr
 
 def probe_argv(lists: list[str], resolvers: list[str], ips: list[str]) -> list[str]:
     argv = [sys.executable, "-m", "ansible_collections.maildns.audit.plugins.module_utils.dnsbl_probe"]
-    argv += flags("--zone", lists) + flags("--resolver", resolvers)
+    argv += ["--json", *flags("--zone", lists), *flags("--resolver", resolvers)]
     return argv + flags("--ip", ips)
 
 

@@ -598,15 +598,27 @@ def judge_probes(probes: list, outbound: list) -> list:
 
 
 def main(argv: list | None = None) -> int:
-    """Command line: the same probe as the module, timed as a whole process by the benchmarks."""
+    """Command line: the same probe as the module, timed as a whole process by the benchmarks.
+
+    A table for people by default; `--json` for the one-line JSON that programs (bench/) read.
+    Exit 1 when there are findings, 0 when there are none.
+    """
     parser = argparse.ArgumentParser(description="Probe DNSBL test points through resolvers (maildns.audit).")
     parser.add_argument("--zone", action="append", required=True, help="DNSBL zone (repeatable)")
-    parser.add_argument("--resolver", action="append", required=True, help="resolver address (repeatable)")
+    parser.add_argument(
+        "--resolver", action="append", required=True, help="resolver address, ADDRESS[#PORT] (repeatable)"
+    )
     parser.add_argument("--ip", action="append", default=[], help="outbound IP to check on every list")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    parser.add_argument("--json", action="store_true", help="one line of JSON instead of the table")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    resolvers = [ResolverTarget(address, "command line") for address in args.resolver]
+    resolvers = []
+    for text in args.resolver:
+        address, _sep, port = text.partition("#")
+        if port and not port.isdigit():
+            parser.error(f"bad resolver {text!r}: ADDRESS or ADDRESS#PORT")
+        resolvers.append(ResolverTarget(address, "command line", int(port) if port else 53))
     probes = probe_test_points(args.zone, resolvers, args.timeout, outbound_ips=args.ip)
     outbound = check_outbound_ips(args.zone, args.ip, probes, args.timeout) if args.ip else []
     findings = judge_probes(probes, outbound)
@@ -617,9 +629,69 @@ def main(argv: list | None = None) -> int:
         "outbound": outbound,
         "findings": [f.as_dict() for f in findings],
     }
-    # One line, through json's C encoder (an indent makes it the pure-Python one: 30 ms at 60 lists).
-    sys.stdout.write(json.dumps(result) + "\n")
+    if args.json:
+        # One line, through json's C encoder (an indent makes it the pure-Python one: 30 ms at 60 lists).
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        sys.stdout.write(render_table(result))
     return 1 if findings else 0
+
+
+def render_table(result: dict) -> str:
+    """The probe's result for people: one row per (list, resolver), the host's listings, the findings."""
+    rows = [("list", "resolver", "classification", "at fault", "answer", "time")]
+    for probe in result["probes"]:
+        first = next((q for q in probe["queries"] if q["answers"] or q["error"] or q["rcode"]), None)
+        if first is None:
+            answer = "-"
+        elif first["error"]:
+            answer = first["error"]
+        else:
+            answer = ", ".join(first["answers"]) or first["rcode"]
+        resolver = probe["resolver"] or "system"
+        rows.append(
+            (
+                probe["zone"],
+                resolver,
+                probe["classification"],
+                probe["at_fault"] or "-",
+                answer[:60],
+                f"{probe['slowest_ms']:.0f} ms" if probe["slowest_ms"] else "-",
+            )
+        )
+    lines = _table(rows)
+    if result["outbound"]:
+        lines.append("")
+        rows = [("address", "list", "status", "listed", "answer")]
+        for item in result["outbound"]:
+            answers = [c["answer"] for c in item["codes"]] + [e["answer"] + " (error)" for e in item["errors"]]
+            rows.append(
+                (
+                    item["ip"],
+                    item["zone"],
+                    item["status"] + (f": {item['reason']}" if item.get("reason") else ""),
+                    "yes" if item["listed"] else "no",
+                    ", ".join(answers) or "-",
+                )
+            )
+        lines += _table(rows)
+    lines.append("")
+    if result["findings"]:
+        lines.append(f"findings ({len(result['findings'])}):")
+        for finding in result["findings"]:
+            evidence = finding["evidence"]
+            where = " ".join(str(evidence[k]) for k in ("zone", "resolver", "ip") if evidence.get(k))
+            lines.append(f"  {finding['severity']:<8} {finding['id']}: {where}: {finding['title']}")
+    else:
+        lines.append("findings: none")
+    lines.append(f"engine {result['engine']}, {result['elapsed_s']:.3f} s")
+    return "\n".join(lines) + "\n"
+
+
+def _table(rows: list) -> list:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    text = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    return [text[0], "  ".join("-" * width for width in widths), *text[1:]]
 
 
 if __name__ == "__main__":
