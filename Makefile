@@ -11,7 +11,7 @@ BIN       := $(abspath $(VENV)/bin)
 LINK      := .collections/ansible_collections/maildns/audit
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo bench-fleet bench-probe bench-engine docs test deps system-deps venv lint sanity unit integration lab-up lab-down lab-status bench-lab clean
+.PHONY: demo bench-fleet bench-scale bench-report bench-probe bench-engine docs test deps system-deps venv lint sanity unit integration lab-up lab-down lab-status bench-lab clean
 
 test: deps lint sanity
 	$(PY) -m pytest
@@ -67,6 +67,14 @@ bench-lab: deps
 # playbooks/audit.yml beside ansible -m ping on 10, 25 and 50 lab hosts
 bench-fleet: deps
 	$(PY) bench/fleet_bench.py 10 25 50
+
+# audit.yml on 50 and 500 lab hosts: time per host and controller memory, forks and strategy
+bench-scale: deps
+	$(PY) bench/fleet_bench.py --runs 1 --variants 50/linear,100/linear,50/free 50 500
+
+# the report step on 1,000 and 10,000 host results: time, memory, file sizes, chromium's first screen
+bench-report: deps
+	$(PY) bench/report_bench.py 1000 10000
 
 # the DNSBL probe beside check_rbl 1.7 and a sequential dnspython loop (installs check_rbl)
 bench-probe: deps

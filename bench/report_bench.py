@@ -1,6 +1,7 @@
 """The report step (fleet_report) on 1,000 and 10,000 synthetic host results, side by side.
 
     .venv/bin/python bench/report_bench.py [1000 10000]          (or: make bench-report; no root)
+    .venv/bin/python bench/report_bench.py --ansible 1000 10000    (the report play of audit.yml)
     .venv/bin/python bench/report_bench.py --refresh-data reports/demo/report.json
 
 The host results are real: tests/data/lab_results.json holds what the audit returned for each of
@@ -90,7 +91,51 @@ def measure(count: int) -> dict:
     }
 
 
+def through_ansible(count: int) -> dict:
+    """playbooks/audit.yml's report play as Ansible runs it: hostvars of `count` hosts into the module.
+
+    Each host's result is its host_vars file (as a registered audit_result is a host variable), and
+    `--limit localhost` leaves the audit play no host, so only the report play runs: the templating
+    of every host's result and the module's arguments are what this measures beside measure().
+    """
+    from fleet_bench import ENV, TreeMemory
+
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        (root / "host_vars").mkdir()
+        hosts = fleet(count)
+        for name, result in hosts.items():
+            (root / "host_vars" / f"{name}.json").write_text(json.dumps({"audit_result": result}))
+        controller = f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}"
+        (root / "hosts.ini").write_text(f"{controller}\n[mailservers]\n" + "\n".join(hosts) + "\n")
+        argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(root / "hosts.ini")]
+        argv += [str(REPO / "playbooks" / "audit.yml"), "--limit", "localhost", "-e", f"maildns_report_dir={root}/r"]
+        argv += ["-e", "maildns_fail_on=none", "-e", "maildns_fail_on_not_audited=false"]
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        memory = TreeMemory(process.pid)
+        memory.start()
+        output, _ = process.communicate()
+        elapsed = time.perf_counter() - started
+        memory.stopped.set()
+        memory.join()
+        if process.returncode != 0:
+            raise SystemExit(f"ansible-playbook failed: {output[-3000:]}")
+        written = json.loads((root / "r" / "report.json").read_text())["summary"]["hosts"]
+        assert written == count, (written, count)
+        return {"hosts": count, "elapsed_s": elapsed, "peak_pss_mib": memory.peak_pss_kib / 1024}
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--ansible"]:
+        sys.path.insert(0, str(REPO / "bench"))
+        print("| hosts | audit.yml's report play, through Ansible (s) | per host (ms) | controller PSS, peak (MiB) |")
+        print("|---|---|---|---|")
+        for count in [int(arg) for arg in sys.argv[2:]] or [1000, 10000]:
+            row = through_ansible(count)
+            elapsed, pss = row["elapsed_s"], row["peak_pss_mib"]
+            print(f"| {count} | {elapsed:.1f} | {1000 * elapsed / count:.2f} | {pss:.0f} |")
+        return 0
     if sys.argv[1:2] == ["--refresh-data"]:
         report = json.loads(Path(sys.argv[2]).read_text())
         DATA.write_text(json.dumps(results_of_report(report), indent=1, sort_keys=True) + "\n")
