@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import stat
+import traceback
 
 from ansible_collections.maildns.audit.plugins.module_utils.findings import CATALOG, SEVERITIES
 from ansible_collections.maildns.audit.plugins.module_utils.fleet_report import SCHEMA, VERSION
@@ -31,9 +32,11 @@ try:
 
     HAS_PROMETHEUS_CLIENT = True
     PROMETHEUS_CLIENT_IMPORT_ERROR = None
-except ImportError as _error:  # pragma: no cover - exercised where prometheus-client is not installed
+    PROMETHEUS_CLIENT_IMPORT_TRACEBACK = None
+except ImportError as _error:  # exercised where prometheus-client is not installed (a test runs the module so)
     HAS_PROMETHEUS_CLIENT = False
     PROMETHEUS_CLIENT_IMPORT_ERROR = _error
+    PROMETHEUS_CLIENT_IMPORT_TRACEBACK = traceback.format_exc()
 
 HOST_STATUSES = ("ok", "findings", "unknown", "unreachable")
 # A finding ID the catalog does not know (a report from a newer collection) is counted under this
@@ -453,5 +456,5 @@ def metrics_table() -> str:
 def splice_metrics_table(document: str) -> str:
     """The document with the generated table between its markers (for the docs generator)."""
     head, rest = document.split(TABLE_BEGIN, 1)
-    _, tail = rest.split(TABLE_END, 1)
+    tail = rest.split(TABLE_END, 1)[1]
     return f"{head}{TABLE_BEGIN}\n{metrics_table()}{TABLE_END}{tail}"

@@ -109,7 +109,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.maildns.audit.plugins.module_utils.report_metrics import (
     HAS_PROMETHEUS_CLIENT,
-    PROMETHEUS_CLIENT_IMPORT_ERROR,
+    PROMETHEUS_CLIENT_IMPORT_TRACEBACK,
     ReportError,
     apply,
     current_mode,
@@ -128,7 +128,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     if not HAS_PROMETHEUS_CLIENT:
-        module.fail_json(msg=missing_required_lib("prometheus-client"), exception=str(PROMETHEUS_CLIENT_IMPORT_ERROR))
+        module.fail_json(msg=missing_required_lib("prometheus-client"), exception=PROMETHEUS_CLIENT_IMPORT_TRACEBACK)
     path = module.params["path"]
     try:
         planned = plan(module.params["report"], path, module.params["mode"])

@@ -381,3 +381,26 @@ def test_the_module_fails_with_the_fix_for_a_foreign_report(tmp_path) -> None:
     report_path.write_text(json.dumps({"schema": "someone/else"}))
     state, failed = run_module("-a", f"report={report_path} path={tmp_path / 'maildns_audit.prom'}")
     assert state == "FAILED!" and "not a maildns.audit fleet report" in failed["msg"]
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def test_the_module_names_the_missing_library_where_prometheus_client_is_not_installed(tmp_path) -> None:
+    if (
+        not os.path.exists(SYSTEM_PYTHON)
+        or not subprocess.run(
+            [SYSTEM_PYTHON, "-c", "import prometheus_client"], capture_output=True, check=False
+        ).returncode
+    ):
+        pytest.skip(f"needs a Python without prometheus-client: {SYSTEM_PYTHON} is missing or has it")
+    report_path = tmp_path / "report.json"
+    report_path.write_text(json.dumps(report_of(RESULTS)))
+    state, failed = run_module(
+        "-a",
+        f"report={report_path} path={tmp_path / 'maildns_audit.prom'}",
+        "-e",
+        f"ansible_python_interpreter={SYSTEM_PYTHON}",
+    )
+    assert state == "FAILED!" and "Failed to import the required Python library (prometheus-client)" in failed["msg"]
+    assert not (tmp_path / "maildns_audit.prom").exists()
