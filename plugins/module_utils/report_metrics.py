@@ -182,8 +182,13 @@ def check_report(report: object, where: str = "the report") -> None:
     hosts = report.get("hosts")
     if not isinstance(hosts, list):
         raise ReportError(f"{where} has no hosts list; {_REWRITE}")
+    seen = set()
     for number, host in enumerate(hosts):
         _check_host(host, f"{where}, hosts[{number}]")
+        if host["host"] in seen:
+            # two entries would be two series with the same labels: node_exporter refuses the file
+            raise ReportError(f"{where} has the host {host['host']} twice; {_REWRITE}")
+        seen.add(host["host"])
 
 
 def _check_host(host: object, where: str) -> None:

@@ -306,6 +306,10 @@ def test_a_report_whose_hosts_are_malformed_is_refused(tmp_path) -> None:
     broken["hosts"][0]["status"] = "fine"
     with pytest.raises(ReportError, match="status 'fine'"):
         write(broken, tmp_path)
+    broken = copy.deepcopy(report)
+    broken["hosts"].append(copy.deepcopy(broken["hosts"][0]))
+    with pytest.raises(ReportError, match="twice"):
+        write(broken, tmp_path)
 
 
 def test_the_target_must_be_a_prom_file_in_a_folder_that_exists_and_the_mode_octal(tmp_path) -> None:
