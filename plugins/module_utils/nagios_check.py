@@ -451,6 +451,15 @@ def evaluate_dnsbl(
         and not (p.at_fault == "list" and p.classification == dnsbl_probe.UNREACHABLE)
     ]
     bad_pairs = [t for i, t in enumerate(bad_pairs) if t not in bad_pairs[:i]]
+    for finding in findings:
+        evidence = finding.get("evidence", {})
+        if finding["id"] == "DNSBL_RESOLVER_SLOW":
+            bad_pairs.append(
+                f"resolver {evidence.get('resolver')} slow ({_number(evidence.get('slowest_ms', 0))} ms, "
+                f"over {_number(evidence.get('threshold_ms', 0))} ms)"
+            )
+        elif finding["id"] == "DNSBL_LIST_SLOW":
+            bad_pairs.append(f"{evidence.get('zone')} slow ({_number(evidence.get('slowest_ms', 0))} ms)")
     if bad_pairs:
         parts.append("; ".join(bad_pairs[:4]) + (f"; and {len(bad_pairs) - 4} more" if len(bad_pairs) > 4 else ""))
     subject = host if not host or host == ip else f"{host} ({ip})"
