@@ -307,7 +307,9 @@ def _read_answer(reply: Reply, message, qname, wanted: int) -> None:
         reply.cnames = [name.to_text() for name in chain[1:]]
         return
     if found:
-        reply.answers = [_rdata_text(rdata, wanted) for rdata in found]
+        # Sorted: an RRset has no order (RFC 2181 section 5), and a report must not change between
+        # two runs because a server rotated its records (the libc path below sorts too).
+        reply.answers = sorted(_rdata_text(rdata, wanted) for rdata in found)
         reply.cnames = [name.to_text() for name in chain[1:]]
         return
     leftovers = [

@@ -147,7 +147,7 @@ def test_dqs_keys_stay_out_of_probe_results(fixtures) -> None:
 
 def test_command_line_prints_json_and_exits_1_on_findings(fixtures, capsys) -> None:
     address, port = fixtures["public"]
-    code = main(["--zone", "zen.spamhaus.org", "--resolver", address, "--timeout", "0.5"])
+    code = main(["--json", "--zone", "zen.spamhaus.org", "--resolver", address, "--timeout", "0.5"])
     output = capsys.readouterr().out
     # The CLI asks port 53 of the resolver: on loopback nothing listens there, so it is unreachable.
     assert code == 1 and '"classification": "unreachable"' in output and '"engine": "dnspython"' in output
