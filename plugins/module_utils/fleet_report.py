@@ -85,6 +85,7 @@ def _not_audited_entry(host: str, status: str, why: str, reason: str, waivers: l
         "worst_severity": None,
         "findings": apply_waivers([], waivers, today),
         "checks": [],
+        "probes": [],
     }
 
 
@@ -127,7 +128,22 @@ def host_entry(host: str, result: dict | None, waivers: list, today: datetime.da
         "worst_severity": worst,
         "findings": sorted(findings, key=lambda f: (_rank(f["severity"]), f["id"])),
         "checks": checks,
+        "probes": _probe_classifications(result),
     }
+
+
+def _probe_classifications(result: dict) -> list:
+    """Each list and resolver the DNSBL probe asked, and what it found, working pairs included.
+
+    The findings carry only the pairs that fail; monitoring (report_metrics, a dashboard of every
+    list's state) wants every pair. Zones come DQS-masked from the probe.
+    """
+    probes = ((result.get("facts") or {}).get("dnsbl") or {}).get("probes") or []
+    return [
+        {"zone": probe.get("zone"), "resolver": probe.get("resolver"), "classification": probe.get("classification")}
+        for probe in probes
+        if isinstance(probe, dict)
+    ]
 
 
 def build_report(

@@ -238,14 +238,15 @@ def probe_pairs(host: dict) -> list:
     """(zone, resolver, classification) of each DNSBL probe the report tells of for this host, sorted.
 
     A host entry with a `probes` list (each with zone, resolver, classification: every pair probed,
-    working ones included) gives every pair. Without it (report.json as fleet_report writes it now),
-    the pairs come from the findings' evidence: a DNSBL probe finding carries zone, resolver and
+    working ones included; fleet_report writes it) gives every pair. Without one, or with an empty
+    one (a report from before 0.1.0's `probes`, or results that carry no probe facts), the pairs
+    come from the findings' evidence: a DNSBL probe finding carries zone, resolver and
     classification; waived findings count too (what the probe saw, not a judgement). Working pairs
     make no finding and a list-wide fact (retired, dead, lists the world, wrong list) is reported
     once per zone, through one resolver: those pairs are missing.
     """
     entries = host.get("probes")
-    if not isinstance(entries, list):
+    if not isinstance(entries, list) or not entries:
         entries = [f.get("evidence") for f in host["findings"]]
     pairs = set()
     for entry in entries:

@@ -21,7 +21,8 @@ def results_of_report(report: dict) -> dict:
             results[host["host"]] = {"unreachable": True, "msg": host["reason"]}
             continue
         findings = [{k: v for k, v in f.items() if k not in ("waived", "waiver")} for f in host["findings"]]
-        results[host["host"]] = {"findings": findings, "checks": host["checks"]}
+        probes = host.get("probes") or []
+        results[host["host"]] = {"findings": findings, "checks": host["checks"], "facts": {"dnsbl": {"probes": probes}}}
     return results
 
 
