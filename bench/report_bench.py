@@ -115,7 +115,7 @@ def through_ansible(count: int) -> dict:
         process = subprocess.Popen(argv, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         memory = TreeMemory(process.pid)
         memory.start()
-        output, _ = process.communicate()
+        output = process.communicate()[0]
         elapsed = time.perf_counter() - started
         memory.stopped.set()
         memory.join()

@@ -32,8 +32,9 @@ options:
   report_glob:
     description:
       - A glob pattern for the slices' C(report.json) files, for example C(reports/latest/job-*/report.json); the
-        matches are merged in name order. A pattern that matches nothing is an error.
-    type: str
+        matches are merged in name order. A pattern that matches nothing is an error. C(~) and environment
+        variables are expanded, as in any path option.
+    type: path
   report_dir:
     description: Folder the merged report files are written to (created when missing).
     type: path
@@ -142,7 +143,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "reports": {"type": "list", "elements": "path"},
-            "report_glob": {"type": "str"},
+            "report_glob": {"type": "path"},
             "report_dir": {"type": "path", "required": True},
             "fail_on": {"type": "str", "choices": ["critical", "high", "medium", "low", "info", "none"]},
             "fail_on_not_audited": {"type": "bool"},
@@ -154,7 +155,7 @@ def main() -> None:
     )
     params = module.params
     if params["report_glob"] is not None:
-        pattern = os.path.expanduser(params["report_glob"])
+        pattern = params["report_glob"]
         sources = sorted(glob.glob(pattern))
         if not sources:
             module.fail_json(

@@ -64,7 +64,8 @@ def run_audit(lab, tmp_path: Path, name: str, *extra: str) -> AuditRun:
 
 @pytest.fixture(scope="module")
 def audited(lab, tmp_path_factory):
-    return run_audit(lab, tmp_path_factory.mktemp("audit"), "run")
+    tmp = tmp_path_factory.mktemp("audit")
+    return run_audit(lab, tmp, "run", "-e", f"maildns_metrics_path={tmp}/run/maildns_audit.prom")
 
 
 def by_host(report: dict) -> dict:
@@ -232,3 +233,24 @@ def test_a_host_without_postfix_is_unknown_with_the_reason(audited) -> None:
     host = by_host(report)["mx18"]
     assert host["status"] == "unknown"
     assert "postfix: postfix_config: no Postfix here: /etc/postfix/main.cf does not exist" in host["reason"]
+
+
+def test_the_audit_writes_node_exporter_metrics_with_a_series_per_host_and_severity(audited) -> None:
+    """maildns_metrics_path: the report as textfile metrics, read back by prometheus_client's own parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = {
+        family.name: family
+        for family in text_string_to_metric_families((audited.report_dir / "maildns_audit.prom").read_text())
+    }
+    series = {(s.labels["host"], s.labels["severity"]): s.value for s in families["maildns_audit_findings"].samples}
+    hosts = {host["host"] for host in audited.report["hosts"]}
+    severities = {"critical", "high", "medium", "low", "info"}
+    assert set(series) == {(host, severity) for host in hosts for severity in severities}
+    for host in audited.report["hosts"]:
+        for severity in severities:
+            live = [f for f in host["findings"] if f["severity"] == severity and not f["waived"]]
+            assert series[(host["host"], severity)] == len(live), (host["host"], severity)
+    # every list and resolver the probe asked on mx01 (healthy) is there, working
+    probes = [s.labels for s in families["maildns_audit_dnsbl_probe"].samples if s.labels["host"] == "mx01"]
+    assert probes and all(p["classification"] == "working" for p in probes)

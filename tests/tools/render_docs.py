@@ -1,7 +1,9 @@
 """Write the generated docs from their one source each: `python -m tests.tools.render_docs` (make docs).
 
 docs/FINDINGS.md <- the finding catalog; docs/DNSBLS.md <- the DNSBL catalog;
-docs/PUBLIC_RESOLVERS.md <- the public-resolver table. A unit test fails when they are stale.
+docs/PUBLIC_RESOLVERS.md <- the public-resolver table; the metrics table inside docs/PROMETHEUS.md
+<- report_metrics.METRICS (the rest of that file is written by hand). A unit test fails when they are
+stale.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ansible_collections.maildns.audit.plugins.module_utils import dnsbl_catalog, findings, public_resolvers
+from ansible_collections.maildns.audit.plugins.module_utils import dnsbl_catalog, findings, public_resolvers, report_metrics
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 GENERATED = {
@@ -19,10 +21,17 @@ GENERATED = {
 }
 
 
+# Files written by hand around a generated part: name -> (text -> text with that part regenerated).
+SPLICED = {"PROMETHEUS.md": report_metrics.splice_metrics_table}
+
+
 def main() -> int:
     for name, render in GENERATED.items():
         (DOCS / name).write_text(render())
         print(f"wrote docs/{name}")
+    for name, splice in SPLICED.items():
+        (DOCS / name).write_text(splice((DOCS / name).read_text()))
+        print(f"wrote the generated part of docs/{name}")
     return 0
 
 
