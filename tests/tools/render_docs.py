@@ -11,7 +11,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ansible_collections.maildns.audit.plugins.module_utils import dnsbl_catalog, findings, public_resolvers, report_metrics
+from ansible_collections.maildns.audit.plugins.module_utils import (
+    dnsbl_catalog,
+    findings,
+    public_resolvers,
+    report_metrics,
+)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 GENERATED = {
