@@ -98,7 +98,7 @@ def through_ansible(count: int) -> dict:
     `--limit localhost` leaves the audit play no host, so only the report play runs: the templating
     of every host's result and the module's arguments are what this measures beside measure().
     """
-    from fleet_bench import ENV, TreeMemory
+    from fleet_bench import timed
 
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
@@ -111,16 +111,7 @@ def through_ansible(count: int) -> dict:
         argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(root / "hosts.ini")]
         argv += [str(REPO / "playbooks" / "audit.yml"), "--limit", "localhost", "-e", f"maildns_report_dir={root}/r"]
         argv += ["-e", "maildns_fail_on=none", "-e", "maildns_fail_on_not_audited=false"]
-        started = time.perf_counter()
-        process = subprocess.Popen(argv, cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        memory = TreeMemory(process.pid)
-        memory.start()
-        output = process.communicate()[0]
-        elapsed = time.perf_counter() - started
-        memory.stopped.set()
-        memory.join()
-        if process.returncode != 0:
-            raise SystemExit(f"ansible-playbook failed: {output[-3000:]}")
+        elapsed, memory = timed(argv)
         written = json.loads((root / "r" / "report.json").read_text())["summary"]["hosts"]
         assert written == count, (written, count)
         return {"hosts": count, "elapsed_s": elapsed, "peak_pss_mib": memory.peak_pss_kib / 1024}

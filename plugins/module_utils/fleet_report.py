@@ -267,21 +267,24 @@ def gate_message(summary: dict) -> str:
     return "; ".join(parts)
 
 
+def _new_group(finding: dict, **fields: object) -> dict:
+    """The start of a group of findings with one ID: its ID, severity, title and fix, and `fields`."""
+    group = {
+        "id": finding["id"],
+        "severity": finding["severity"],
+        "title": finding.get("title", ""),
+        "fix": finding.get("fix", ""),
+    }
+    group.update(fields)
+    return group
+
+
 def group_findings(findings: list) -> list:
     """A host's findings by ID, worst first: [{id, severity, title, fix, count, waived, waiver, findings}]."""
     groups: dict = {}
     for finding in findings:
         group = groups.setdefault(
-            finding["id"],
-            {
-                "id": finding["id"],
-                "severity": finding["severity"],
-                "title": finding.get("title", ""),
-                "fix": finding.get("fix", ""),
-                "waived": True,
-                "waiver": finding.get("waiver"),
-                "findings": [],
-            },
+            finding["id"], _new_group(finding, waived=True, waiver=finding.get("waiver"), findings=[])
         )
         if _rank(finding["severity"]) < _rank(group["severity"]):
             group["severity"] = finding["severity"]
@@ -493,17 +496,7 @@ def fleet_findings(hosts: list) -> list:
         for finding in host["findings"]:
             if finding.get("waived"):
                 continue
-            group = groups.setdefault(
-                finding["id"],
-                {
-                    "id": finding["id"],
-                    "severity": finding["severity"],
-                    "title": finding.get("title", ""),
-                    "fix": finding.get("fix", ""),
-                    "count": 0,
-                    "hosts": [],
-                },
-            )
+            group = groups.setdefault(finding["id"], _new_group(finding, count=0, hosts=[]))
             if _rank(finding["severity"]) < _rank(group["severity"]):
                 group["severity"] = finding["severity"]
             group["count"] += 1
