@@ -64,14 +64,8 @@ def measure(count: int) -> dict:
     started = time.perf_counter()
     report = fleet_report.build_report(results, {}, "high", TODAY)
     times["build_report"] = time.perf_counter() - started
-    renderers = {
-        "report.json": lambda r: json.dumps(r, indent=1, sort_keys=True) + "\n",
-        "junit.xml": fleet_report.render_junit,
-        "summary.md": fleet_report.render_markdown,
-        "report.html": fleet_report.render_html,
-    }
     sizes = {}
-    for name, render in renderers.items():
+    for name, render in fleet_report.RENDERERS.items():
         started = time.perf_counter()
         text = render(report)
         times[name] = time.perf_counter() - started

@@ -27,6 +27,18 @@ AREAS = ("resolver", "postfix", "spamassassin", "dnsbl", "identity")
 GATE_CHOICES = (*SEVERITIES, "none")
 
 
+def parse_generated(value: object) -> datetime.datetime | None:
+    """report.json's `generated` (ISO 8601, UTC as build_report writes it) as an aware time; None if unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        # Python 3.8's fromisoformat does not read a trailing "Z"
+        moment = datetime.datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+
+
 def _rank(severity: str | None) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
 
@@ -283,9 +295,9 @@ def group_findings(findings: list) -> list:
     """A host's findings by ID, worst first: [{id, severity, title, fix, count, waived, waiver, findings}]."""
     groups: dict = {}
     for finding in findings:
-        group = groups.setdefault(
-            finding["id"], _new_group(finding, waived=True, waiver=finding.get("waiver"), findings=[])
-        )
+        group = groups.get(finding["id"])
+        if group is None:
+            group = groups[finding["id"]] = _new_group(finding, waived=True, waiver=finding.get("waiver"), findings=[])
         if _rank(finding["severity"]) < _rank(group["severity"]):
             group["severity"] = finding["severity"]
         group["waived"] = group["waived"] and bool(finding.get("waived"))
@@ -496,7 +508,9 @@ def fleet_findings(hosts: list) -> list:
         for finding in host["findings"]:
             if finding.get("waived"):
                 continue
-            group = groups.setdefault(finding["id"], _new_group(finding, count=0, hosts=[]))
+            group = groups.get(finding["id"])
+            if group is None:  # a new group only for an ID not seen yet: this runs for every finding of the fleet
+                group = groups[finding["id"]] = _new_group(finding, count=0, hosts=[])
             if _rank(finding["severity"]) < _rank(group["severity"]):
                 group["severity"] = finding["severity"]
             group["count"] += 1
@@ -644,15 +658,23 @@ def render_html(report: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
+def render_json(report: dict) -> str:
+    return json.dumps(report, indent=1, sort_keys=True) + "\n"
+
+
+# The report's files and what writes each (write_report; bench/report_bench.py times each one).
+RENDERERS = {
+    "report.json": render_json,
+    "junit.xml": render_junit,
+    "summary.md": render_markdown,
+    "report.html": render_html,
+}
+
+
 def write_report(report: dict, directory: str) -> dict:
     """Write the report files; {path: changed}."""
     os.makedirs(directory, exist_ok=True)
-    outputs = {
-        "report.json": json.dumps(report, indent=1, sort_keys=True) + "\n",
-        "junit.xml": render_junit(report),
-        "summary.md": render_markdown(report),
-        "report.html": render_html(report),
-    }
+    outputs = {name: render(report) for name, render in RENDERERS.items()}
     changed = {}
     for name, text in outputs.items():
         path = os.path.join(directory, name)
@@ -665,7 +687,7 @@ def write_report(report: dict, directory: str) -> dict:
             # A report that differs only in its time stamp is the same report.
             old_report = json.loads(old) if old.strip() else {}
             old_report["generated"] = report["generated"]
-            old = json.dumps(old_report, indent=1, sort_keys=True) + "\n"
+            old = render_json(old_report)
         elif name == "report.html" and old is not None:
             old = re.sub(
                 r"<div>generated [^<]*</div>", f"<div>generated {html.escape(report['generated'])}</div>", old, count=1
