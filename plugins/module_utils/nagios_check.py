@@ -40,6 +40,7 @@ from ansible_collections.maildns.audit.plugins.module_utils.dns_engine import (
 )
 from ansible_collections.maildns.audit.plugins.module_utils.evidence_text import evidence_sentence
 from ansible_collections.maildns.audit.plugins.module_utils.findings import SEVERITIES
+from ansible_collections.maildns.audit.plugins.module_utils.fleet_report import parse_generated
 from ansible_collections.maildns.audit.plugins.module_utils.resolver_path import parse_resolv_conf
 from ansible_collections.maildns.audit.plugins.module_utils.resolver_target import ResolverTarget
 
@@ -554,17 +555,6 @@ def check_report(args) -> Result:  # type: ignore[no-untyped-def]
     return evaluate_report(report, now, warn_rank, crit_rank, args.max_age, stale_state, not_audited_state)
 
 
-def _generated(report: dict) -> datetime.datetime | None:
-    text = report.get("generated")
-    if not isinstance(text, str):
-        return None
-    try:
-        when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
-
-
 def _age_text(seconds: float) -> str:
     minutes = int(seconds // 60)
     if minutes < 60:
@@ -608,7 +598,7 @@ def _evaluate_report(
     hosts = report.get("hosts")
     if not isinstance(hosts, list) or not all(isinstance(h, dict) and isinstance(h.get("host"), str) for h in hosts):
         return unknown("the report has no list of hosts")
-    generated = _generated(report)
+    generated = parse_generated(report.get("generated"))
     if generated is None:
         return unknown("the report says not when it was generated")
     age = max(0.0, (now - generated).total_seconds())

@@ -17,14 +17,13 @@ bytes, so a second run with an unchanged report changes nothing.
 from __future__ import annotations
 
 import collections
-import datetime
 import json
 import os
 import stat
 import traceback
 
 from ansible_collections.maildns.audit.plugins.module_utils.findings import CATALOG, SEVERITIES
-from ansible_collections.maildns.audit.plugins.module_utils.fleet_report import SCHEMA, VERSION
+from ansible_collections.maildns.audit.plugins.module_utils.fleet_report import SCHEMA, VERSION, parse_generated
 
 try:
     from prometheus_client import CollectorRegistry, generate_latest, write_to_textfile
@@ -215,16 +214,10 @@ def _check_host(host: object, where: str) -> None:
 
 
 def _generated_seconds(value: object, where: str = "the report") -> float:
-    """report.generated (ISO 8601 with an offset, as fleet_report writes it) in seconds since the epoch."""
-    try:
-        text = str(value)
-        if text.endswith("Z"):  # Python 3.8's fromisoformat does not read "Z"
-            text = text[:-1] + "+00:00"
-        moment = datetime.datetime.fromisoformat(text)
-    except (TypeError, ValueError) as error:
-        raise ReportError(f"{where} has no readable generated time ({value!r}); {_REWRITE}") from error
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)  # fleet_report writes UTC
+    """report.generated in seconds since the epoch; ReportError when it cannot be read."""
+    moment = parse_generated(value)
+    if moment is None:
+        raise ReportError(f"{where} has no readable generated time ({value!r}); {_REWRITE}")
     return moment.timestamp()
 
 
